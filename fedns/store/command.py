@@ -51,8 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 
+async def _open(args: argparse.Namespace) -> base.Store:
+    timeout = float(os.environ.get("FEDNS_CONNECT_TIMEOUT", "5"))
+    return await store.open_store(args.store, connect_timeout=timeout)
+
+
 async def _ls(args: argparse.Namespace) -> int:
-    async with await store.open_store(args.store) as st:
+    async with await _open(args) as st:
         result = await st.range(args.prefix.encode())
     for kv in result.kvs:
         if args.long:
@@ -65,7 +70,7 @@ async def _ls(args: argparse.Namespace) -> int:
 
 
 async def _get(args: argparse.Namespace) -> int:
-    async with await store.open_store(args.store) as st:
+    async with await _open(args) as st:
         kv = await st.get(args.key.encode())
     if kv is None:
         raise KeyNotFound(f"key {args.key!r} not found in {args.store}")

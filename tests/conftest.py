@@ -1,0 +1,37 @@
+"""Shared fixtures: real etcd processes started and stopped by the tests themselves."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import procs
+
+
+def _need_etcd() -> None:
+    if not shutil.which("etcd") and not shutil.which(procs.ETCD):
+        pytest.fail("etcd is not installed: run the README's test command (apt-get install etcd-server)")
+
+
+@pytest.fixture(scope="module")
+def etcd() -> Iterator[procs.EtcdCluster]:
+    """One real etcd on free loopback ports, shared by a test module."""
+    _need_etcd()
+    cluster = procs.EtcdCluster(1).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def etcd3() -> Iterator[procs.EtcdCluster]:
+    """A 3-member etcd cluster, for fault tests (its own, so tests may stop members)."""
+    _need_etcd()
+    cluster = procs.EtcdCluster(3).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs (Debian packages when missing, the project
+# with its test extra) and run the whole suite.  The README's test command; .ci/run
+# calls it and nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# etcd (real Store backend), dig (DNS client), nsd + dnsperf (DNS benchmark peer)
+need=()
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v etcdctl >/dev/null || need+=(etcd-client)
+command -v dig >/dev/null || need+=(dnsutils)
+command -v nsd >/dev/null || need+=(nsd)
+command -v dnsperf >/dev/null || need+=(dnsperf)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian starts nsd as a service on install; the tests run their own instances.
+if command -v systemctl >/dev/null && systemctl is-active --quiet nsd 2>/dev/null; then
+  systemctl stop nsd || true
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+exec python3 -m pytest -q "$@"

@@ -1,0 +1,1 @@
+"""Test support: processes and ports the tests start themselves."""
