@@ -1,0 +1,1 @@
+"""fedns.controller: the work queue, the reconcilers and leader election."""
