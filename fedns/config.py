@@ -1,0 +1,238 @@
+"""The config file (YAML) as grouped, validated settings dataclasses.
+
+``load(path)`` reads and validates the whole file and raises :class:`ConfigError`
+carrying one line per wrong field (``members[1].ipam: must be managed or observe,
+got 'auto'``), so a user fixes everything in one pass and nothing starts
+half-configured.  Field names follow DESIGN.md's external interface.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from fedns import errors
+from fedns import store as store_urls
+from fedns.members import member
+from ipam import pool as ipam_pool
+
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class ConfigError(errors.UsageError):
+    """The config file is not valid."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class DNSSettings:
+    listen: str = "127.0.0.1:5353"
+    ttl: int = 30
+    sites: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # site -> subnets
+
+
+@dataclasses.dataclass(frozen=True)
+class APISettings:
+    listen: str = "127.0.0.1:8443"
+    token: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    federation: str
+    domain: str
+    store: str = store_urls.DEFAULT_URL
+    dns: DNSSettings = dataclasses.field(default_factory=DNSSettings)
+    api: APISettings = dataclasses.field(default_factory=APISettings)
+    members: tuple[member.MemberSpec, ...] = ()
+    pools: tuple[ipam_pool.Pool, ...] = ()
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """``ADDR:PORT`` (``[v6]:PORT`` too) → (addr, port); ValueError when malformed."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{text!r} is not ADDR:PORT")
+    ipaddress.ip_address(host)
+    return host, int(port)
+
+
+class _Checker:
+    """Collects problems; each getter returns a usable default after a problem."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, where: str, problem: str) -> None:
+        self.problems.append(f"{where}: {problem}")
+
+    def mapping(self, where: str, value: Any, known: set[str]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(where, f"must be a mapping, got {type(value).__name__}")
+            return {}
+        for key in value:
+            if key not in known:
+                self.fail(f"{where}.{key}" if where else str(key),
+                          "unknown field (expected one of " + ", ".join(sorted(known)) + ")")
+        return value
+
+    def string(self, where: str, value: Any, default: str = "", required: bool = False,
+               check: Callable[[str], str | None] | None = None) -> str:
+        if value is None:
+            if required:
+                self.fail(where, "is required")
+            return default
+        if not isinstance(value, str) or (required and not value):
+            self.fail(where, f"must be a non-empty string, got {value!r}")
+            return default
+        if check is not None and (problem := check(value)):
+            self.fail(where, problem)
+            return default
+        return value
+
+
+def _dns_name(value: str) -> str | None:
+    labels = value.rstrip(".").lower().split(".")
+    if not all(_LABEL.match(label) for label in labels):
+        return f"{value!r} is not a DNS name of lowercase letters, digits and '-'"
+    return None
+
+
+def _dns_label(value: str) -> str | None:
+    return None if _LABEL.match(value) else f"{value!r} is not a DNS label"
+
+
+def _listen(value: str) -> str | None:
+    try:
+        split_listen(value)
+    except ValueError:
+        return f"{value!r} is not ADDR:PORT with an IP address"
+    return None
+
+
+def _store(value: str) -> str | None:
+    if value.startswith("memory://"):
+        return None
+    if value.startswith("etcd://"):
+        try:
+            store_urls.parse_endpoints(value)
+        except errors.FednsError as err:
+            return str(err)
+        return None
+    return f"{value!r}: expected memory:// or etcd://host:port[,host:port...]"
+
+
+def parse(document: Any, path: str = "config") -> Settings:
+    """Validate a loaded YAML document into Settings, or raise ConfigError."""
+    c = _Checker()
+    top = c.mapping("", document, {"federation", "domain", "store", "dns", "api",
+                                   "members", "pools"})
+    if document is not None and not isinstance(document, dict):
+        raise ConfigError(path, ["the file must hold a YAML mapping"])
+    federation = c.string("federation", top.get("federation"), "", True, _dns_label)
+    domain = c.string("domain", top.get("domain"), "", True, _dns_name).rstrip(".").lower()
+    store_url = c.string("store", top.get("store"), store_urls.DEFAULT_URL, check=_store)
+
+    dns_doc = c.mapping("dns", top.get("dns"), {"listen", "ttl", "sites"})
+    ttl = dns_doc.get("ttl", 30)
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= 86400:
+        c.fail("dns.ttl", f"must be an integer number of seconds 1..86400, got {ttl!r}")
+        ttl = 30
+    sites: dict[str, list[str]] = {}
+    raw_sites = dns_doc.get("sites") or {}
+    if not isinstance(raw_sites, dict):
+        c.fail("dns.sites", "must be a mapping of site to a list of subnets")
+        raw_sites = {}
+    for site, subnets in raw_sites.items():
+        where = f"dns.sites.{site}"
+        if not isinstance(subnets, list):
+            c.fail(where, "must be a list of subnets (CIDRs)")
+            continue
+        good = []
+        for i, subnet in enumerate(subnets):
+            try:
+                good.append(str(ipaddress.ip_network(str(subnet), strict=True)))
+            except ValueError as err:
+                c.fail(f"{where}[{i}]", f"{subnet!r} is not a subnet: {err}")
+        sites[str(site)] = good
+    dns = DNSSettings(
+        listen=c.string("dns.listen", dns_doc.get("listen"), DNSSettings.listen, check=_listen),
+        ttl=ttl, sites=sites)
+
+    api_doc = c.mapping("api", top.get("api"), {"listen", "token"})
+    api = APISettings(
+        listen=c.string("api.listen", api_doc.get("listen"), APISettings.listen, check=_listen),
+        token=c.string("api.token", api_doc.get("token"), ""))
+
+    members: list[member.MemberSpec] = []
+    raw_members = top.get("members") or []
+    if not isinstance(raw_members, list):
+        c.fail("members", "must be a list")
+        raw_members = []
+    names: set[str] = set()
+    for i, raw in enumerate(raw_members):
+        where = f"members[{i}]"
+        m = c.mapping(where, raw, {"name", "kubeconfig", "context", "site", "region", "zone",
+                                   "ipam"})
+        name = c.string(f"{where}.name", m.get("name"), "", True, _dns_label)
+        if name in names:
+            c.fail(f"{where}.name", f"{name!r} is used by another member")
+        names.add(name)
+        mode = m.get("ipam", "managed")
+        if mode not in ("managed", "observe"):
+            c.fail(f"{where}.ipam", f"must be managed or observe, got {mode!r}")
+            mode = "managed"
+        members.append(member.MemberSpec(
+            name=name,
+            kubeconfig=c.string(f"{where}.kubeconfig", m.get("kubeconfig"), "", True),
+            context=c.string(f"{where}.context", m.get("context")),
+            site=c.string(f"{where}.site", m.get("site"), check=_dns_label),
+            region=c.string(f"{where}.region", m.get("region"), check=_dns_label),
+            zone=c.string(f"{where}.zone", m.get("zone"), check=_dns_label),
+            ipam=mode))
+
+    pools: list[ipam_pool.Pool] = []
+    raw_pools = top.get("pools") or []
+    if not isinstance(raw_pools, list):
+        c.fail("pools", "must be a list")
+        raw_pools = []
+    for i, raw in enumerate(raw_pools):
+        try:
+            pools.append(ipam_pool.from_dict(raw))
+        except errors.FednsError as err:
+            c.fail(f"pools[{i}]", str(err))
+    if not c.problems:
+        try:
+            ipam_pool.validate_set(pools)
+        except errors.FednsError as err:
+            c.fail("pools", str(err))
+    if c.problems:
+        raise ConfigError(path, c.problems)
+    return Settings(federation=federation, domain=domain, store=store_url, dns=dns, api=api,
+                    members=tuple(members), pools=tuple(pools))
+
+
+def load(path: str) -> Settings:
+    """Read and validate the config file at ``path``."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = yaml.safe_load(f)
+    except OSError as err:
+        raise ConfigError(path, [f"cannot read: {err.strerror}"]) from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(path, [f"{where}not valid YAML: {problem}"]) from err
+    return parse(document, path)

@@ -1,0 +1,1 @@
+"""fedns.members: member clusters reached through kubeconfig contexts: informers, health, topology."""

@@ -1,0 +1,116 @@
+"""Member health: probe ``/readyz`` (falling back to ``/healthz``) and damp the flips.
+
+:class:`Damper` is the pure rule (DESIGN.md: 3 failures to go down, 1 success to
+come back); :class:`Probe` runs it on an interval against a member's API server and
+keeps the state, the last error and the probe latency for status and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+
+@dataclasses.dataclass
+class Damper:
+    """Ready until ``fall`` failures in a row; back after ``rise`` successes in a row."""
+
+    fall: int = 3
+    rise: int = 1
+    ready: bool = False
+    _failures: int = 0
+    _successes: int = 0
+
+    def observe(self, ok: bool) -> bool:
+        """Record one probe result; returns True when the state flipped."""
+        if ok:
+            self._failures = 0
+            self._successes += 1
+            if not self.ready and self._successes >= self.rise:
+                self.ready = True
+                return True
+        else:
+            self._successes = 0
+            self._failures += 1
+            if self.ready and self._failures >= self.fall:
+                self.ready = False
+                return True
+        return False
+
+
+class Probe:
+    """Probes one member every ``interval`` seconds; ``on_flip(ready)`` on each change."""
+
+    def __init__(
+        self,
+        api_client: Any,
+        interval: float = 1.0,
+        timeout: float = 2.0,
+        damper: Damper | None = None,
+        on_flip: Callable[[bool], None] | None = None,
+    ) -> None:
+        self._api = api_client
+        self.interval, self.timeout = interval, timeout
+        self.damper = damper or Damper()
+        self._on_flip = on_flip or (lambda ready: None)
+        self.path = "/readyz"
+        self.last_error = ""
+        self.latency = 0.0
+        self.probes = 0
+        self.first = asyncio.Event()  # set after the first probe result
+
+    @property
+    def ready(self) -> bool:
+        return self.damper.ready
+
+    def _get(self, path: str) -> None:
+        resp = self._api.call_api("GET", self._api.configuration.host + path,
+                                  header_params=self._headers(),
+                                  _request_timeout=self.timeout)
+        resp.read()
+        if not 200 <= resp.status < 300:
+            raise ApiException(status=resp.status, reason=resp.reason)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/plain"}
+        token = self._api.configuration.get_api_key_with_prefix("BearerToken")
+        if token:
+            headers["Authorization"] = token  # "Bearer ...", refreshed by the client
+        return headers
+
+    def check(self) -> None:
+        """One probe, synchronously; raises on failure."""
+        try:
+            self._get(self.path)
+        except ApiException as err:
+            if err.status == 404 and self.path == "/readyz":
+                self.path = "/healthz"  # older or minimal servers
+                self._get(self.path)
+            else:
+                raise
+
+    async def probe_once(self) -> bool:
+        start = time.monotonic()
+        try:
+            await asyncio.to_thread(self.check)
+            ok, self.last_error = True, ""
+        except Exception as err:  # noqa: BLE001 - any failure counts as not ready
+            ok = False
+            text = str(err).strip().splitlines()
+            self.last_error = (text[0] if text else type(err).__name__)[:200]
+        self.latency = time.monotonic() - start
+        self.probes += 1
+        if self.damper.observe(ok):
+            self._on_flip(self.damper.ready)
+        self.first.set()
+        return ok
+
+    async def run(self) -> None:
+        while True:
+            await self.probe_once()
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,79 @@
+"""Config file validation: one line per wrong field, all reported at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from fedns import config
+
+GOOD = {
+    "federation": "myfed",
+    "domain": "example.com",
+    "store": "etcd://127.0.0.1:2379,127.0.0.1:22379",
+    "dns": {"listen": "127.0.0.1:5353", "ttl": 30, "sites": {"umich": ["192.0.2.0/24"]}},
+    "api": {"listen": "127.0.0.1:8443", "token": "s3cret"},
+    "members": [{"name": "umich", "kubeconfig": "/k", "context": "umich", "region": "us-east",
+                 "zone": "us-east-1", "ipam": "observe"}],
+    "pools": [{"name": "umich-v4", "site": "umich", "addresses": ["198.51.100.0/28"]}],
+}
+
+
+def test_good_config_parses_into_settings():
+    s = config.parse(GOOD)
+    assert (s.federation, s.domain, s.dns.ttl, s.api.token) == ("myfed", "example.com", 30, "s3cret")
+    assert s.members[0].ipam == "observe" and s.members[0].site_name == "umich"
+    assert s.pools[0].name == "umich-v4"
+    assert s.dns.sites == {"umich": ["192.0.2.0/24"]}
+
+
+def test_defaults():
+    s = config.parse({"federation": "f", "domain": "example.org."})
+    assert (s.store, s.dns.listen, s.dns.ttl, s.domain) == (
+        "memory://", "127.0.0.1:5353", 30, "example.org")
+
+
+@pytest.mark.parametrize(
+    "change, line",
+    [
+        ({"federation": None}, "federation: is required"),
+        ({"domain": "Bad Domain"}, "domain: 'Bad Domain' is not a DNS name"),
+        ({"store": "redis://x"}, "store: 'redis://x': expected memory:// or etcd://"),
+        ({"store": "etcd://nohost"}, "store: store URL 'etcd://nohost': endpoint 'nohost' is not host:port"),
+        ({"dns": {"ttl": "30"}}, "dns.ttl: must be an integer number of seconds 1..86400, got '30'"),
+        ({"dns": {"listen": "localhost:53"}}, "dns.listen: 'localhost:53' is not ADDR:PORT"),
+        ({"dns": {"sites": {"a": ["192.0.2.1/24"]}}}, "dns.sites.a[0]: '192.0.2.1/24' is not a subnet"),
+        ({"api": {"port": 1}}, "api.port: unknown field"),
+        ({"members": [{"name": "x"}]}, "members[0].kubeconfig: is required"),
+        ({"members": [{"name": "x", "kubeconfig": "k", "ipam": "auto"}]},
+         "members[0].ipam: must be managed or observe, got 'auto'"),
+        ({"members": "x"}, "members: must be a list"),
+        ({"pools": [{"name": "p", "site": "s", "addresses": ["10.0.0.9-10.0.0.1"]}]},
+         'pools[0]: pool "p": addresses[0]'),
+        ({"colour": "blue"}, "colour: unknown field"),
+    ],
+    ids=["no-federation", "bad-domain", "bad-store-scheme", "bad-store-endpoint", "ttl-string",
+         "listen-hostname", "site-host-bits", "api-unknown", "member-no-kubeconfig",
+         "member-bad-ipam", "members-not-list", "pool-reversed", "unknown-top"],
+)
+def test_each_wrong_field_is_one_line(change, line):
+    with pytest.raises(config.ConfigError) as err:
+        config.parse({**GOOD, **change}, "fedns.yaml")
+    assert any(p.startswith(line) for p in err.value.problems), err.value.problems
+    assert all("\n" not in p for p in err.value.problems)
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(config.ConfigError) as err:
+        config.parse({"federation": "F_", "domain": "", "dns": {"ttl": -1}}, "c.yaml")
+    assert len(err.value.problems) == 3
+    assert str(err.value).splitlines()[0].startswith("c.yaml: federation:")
+
+
+def test_load_reports_yaml_errors_with_a_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("federation: f\ndomain: [unclosed\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(str(path))
+    assert "line 3" in str(err.value) or "line 2" in str(err.value)
+    with pytest.raises(config.ConfigError, match="cannot read"):
+        config.load(str(tmp_path / "missing.yaml"))
