@@ -52,3 +52,7 @@ class PoolExhausted(errors.RefusedError):
 
 class AllocationConflict(errors.RefusedError):
     """The allocation contradicts one already recorded."""
+
+
+class PoolInUse(errors.RefusedError):
+    """The pool change would strand addresses in use."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import difflib
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -173,8 +174,9 @@ def _matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
 
 def _refuse_overlap_within(p: Pool, blocks: list[tuple[str, address.Interval]]) -> None:
     ordered = sorted(range(len(blocks)), key=lambda i: blocks[i][1])
-    for before, after in zip(ordered, ordered[1:]):
-        (text_a, (fam_a, _, last_a)), (text_b, (fam_b, first_b, _)) = blocks[before], blocks[after]
+    # Sorted by start, any overlap shows up between neighbours.
+    for before, after in itertools.pairwise(ordered):
+        (fam_a, _, last_a), (fam_b, first_b, _) = blocks[before][1], blocks[after][1]
         if fam_a == fam_b and first_b <= last_a:
             first, second = sorted((before, after))
             p._fail(f"addresses[{second}]",
