@@ -43,17 +43,40 @@ class Site:
 
     def apply(self, decision: allocator.Decision, req: request.Request,
               now: float | None = None) -> None:
-        """Record a decision made true in the Store; old addresses cool from ``now``."""
+        """Record a decision made true in the Store; old addresses cool from ``now``.
+
+        A decision made against older state is refused whole, before any change.
+        """
         old = self.held.owned(req.owner)
+        for assignment in decision.assignments:
+            self._check_still_valid(assignment, req, old)
         for allocation in old.values():
             self.held.remove(allocation)
         for assignment in decision.assignments:
-            if not self.held.holders(assignment.address) and not assignment.kept:
+            if not assignment.kept and not assignment.shared:
                 self.indexes[assignment.pool].take(assignment.address)
             self.held.add(ledger.Allocation(
                 req.member, req.namespace, req.service, req.uid, assignment.pool,
                 assignment.address, req.sharing_key, req.ports))
         self._give_back(old.values(), now)
+
+    def _check_still_valid(self, assignment: allocator.Assignment, req: request.Request,
+                           old: dict[int, ledger.Allocation]) -> None:
+        addr = assignment.address
+        others = [h for h in self.held.holders(addr) if h.owner != req.owner]
+        if assignment.kept:
+            ok = old.get(assignment.family) is not None \
+                and old[assignment.family].address == addr
+        elif assignment.shared:
+            ok = bool(others) and bool(req.sharing_key) and all(
+                h.member == req.member and h.sharing_key == req.sharing_key
+                and not set(h.ports) & set(req.ports) for h in others)
+        else:
+            ok = not others and self.indexes[assignment.pool].is_free(addr)
+        if not ok:
+            raise errors.AddressNotFree(
+                f"{pool.describe(assignment.pool)}: {addr} changed hands since the"
+                f" decision for {req.describe()}; decide again")
 
     def release(self, owner: ledger.Owner, now: float | None = None) -> list[ledger.Allocation]:
         """Forget every allocation of ``owner`` (a deleted Service); return them."""

@@ -24,21 +24,21 @@ BAD = [
     ("reversed-range", with_(addresses=["10.0.0.0/24", "10.0.1.5-10.0.1.1"]),
      'pool "umich-v4": addresses[1]: "10.0.1.5-10.0.1.1" is a reversed range'),
     ("host-bits", with_(addresses=["10.0.0.5/24"]),
-     'pool "umich-v4": addresses[0]: "10.0.0.5/24" has host bits set'
-     " (did you mean 10.0.0.0/24?)"),
+     ('pool "umich-v4": addresses[0]: "10.0.0.5/24" has host bits set'
+     " (did you mean 10.0.0.0/24?)")),
     ("host-bits-v6", with_(addresses=["2001:db8::1/64"]),
-     'pool "umich-v4": addresses[0]: "2001:db8::1/64" has host bits set'
-     " (did you mean 2001:db8::/64?)"),
+     ('pool "umich-v4": addresses[0]: "2001:db8::1/64" has host bits set'
+     " (did you mean 2001:db8::/64?)")),
     ("bad-prefix", with_(addresses=["10.0.0.0/33"]),
      'pool "umich-v4": addresses[0]: "10.0.0.0/33" is not a valid CIDR'),
     ("bad-cidr-address", with_(addresses=["10.0.0.256/24"]),
      'pool "umich-v4": addresses[0]: "10.0.0.256/24" is not a valid CIDR'),
     ("bad-range", with_(addresses=["10.0.0.1-banana"]),
-     'pool "umich-v4": addresses[0]: "10.0.0.1-banana" is not a valid range'
-     " (expected FIRST-LAST, e.g. 192.0.2.10-192.0.2.20)"),
+     ('pool "umich-v4": addresses[0]: "10.0.0.1-banana" is not a valid range'
+     " (expected FIRST-LAST, e.g. 192.0.2.10-192.0.2.20)")),
     ("three-part-range", with_(addresses=["10.0.0.1-10.0.0.2-10.0.0.3"]),
-     'pool "umich-v4": addresses[0]: "10.0.0.1-10.0.0.2-10.0.0.3" is not a valid range'
-     " (expected FIRST-LAST, e.g. 192.0.2.10-192.0.2.20)"),
+     ('pool "umich-v4": addresses[0]: "10.0.0.1-10.0.0.2-10.0.0.3" is not a valid range'
+     " (expected FIRST-LAST, e.g. 192.0.2.10-192.0.2.20)")),
     ("mixed-family-range", with_(addresses=["10.0.0.1-2001:db8::1"]),
      'pool "umich-v4": addresses[0]: "10.0.0.1-2001:db8::1" mixes IPv4 and IPv6'),
     ("garbage", with_(addresses=["umich"]),
@@ -52,8 +52,8 @@ BAD = [
     ("unknown-field", with_(autoassign=True),
      'pool "umich-v4": autoassign: unknown field (did you mean autoAssign?)'),
     ("unknown-field-far", with_(colour="blue"),
-     'pool "umich-v4": colour: unknown field (known: name, site, addresses, reserved,'
-     " avoidBuggyIPs, autoAssign, priority, namespaceSelector, serviceSelector, draining)"),
+     ('pool "umich-v4": colour: unknown field (known: name, site, addresses, reserved,'
+     " avoidBuggyIPs, autoAssign, priority, namespaceSelector, serviceSelector, draining)")),
     ("missing-name", with_(name=...),
      "pool (unnamed): name: required field is missing"),
     ("missing-site", with_(site=...),
@@ -69,8 +69,8 @@ BAD = [
     ("name-not-string", with_(name=5),
      'pool (unnamed): name: expected a string, got 5'),
     ("name-uppercase", with_(name="UMich"),
-     'pool "UMich": name: "UMich" is not a valid name (lowercase letters, digits, \'-\''
-     " and '.', starting and ending with a letter or digit)"),
+     ('pool "UMich": name: "UMich" is not a valid name (lowercase letters, digits, \'-\''
+     " and '.', starting and ending with a letter or digit)")),
     ("site-not-string", with_(site=["umich"]),
      'pool "umich-v4": site: expected a string, got ["umich"]'),
     ("bool-as-string", with_(autoAssign="yes"),
@@ -86,8 +86,8 @@ BAD = [
     ("reserved-outside", with_(reserved=["10.0.1.0/24"]),
      'pool "umich-v4": reserved[0]: "10.0.1.0/24" is not inside the pool\'s addresses'),
     ("reserved-partly-outside", with_(reserved=["10.0.0.250-10.0.1.5"]),
-     'pool "umich-v4": reserved[0]: "10.0.0.250-10.0.1.5" is not inside the pool\'s'
-     " addresses"),
+     ('pool "umich-v4": reserved[0]: "10.0.0.250-10.0.1.5" is not inside the pool\'s'
+     " addresses")),
     ("reserved-reversed", with_(reserved=["10.0.0.9-10.0.0.1"]),
      'pool "umich-v4": reserved[0]: "10.0.0.9-10.0.0.1" is a reversed range'),
     ("reserved-string", with_(reserved="10.0.0.1"),
