@@ -1,0 +1,145 @@
+"""The kinds a kapi server serves: one :class:`Kind` spec per resource, kept in a
+:class:`Registry`.
+
+Adding a kind, built-in or custom, is one line::
+
+    registry.add(Kind("fedns.io", "v1alpha1", "ippools", "IPPool", namespaced=False,
+                      short_names=("ipp",), status=True,
+                      printer=tables.columns(("Site", ".spec.site"))))
+
+A Kind says how its objects are named and shown (discovery, Table columns, OpenAPI
+stub) and may carry hooks: ``default(obj)`` fills defaults in place,
+``validate(new, old)`` returns ``(field, message)`` causes for a 422, and
+``prepare(ctx, old, new)`` claims or releases Store keys in the same transaction as
+the write (Service cluster IPs).  The built-in kinds are in
+:mod:`fedns.kapi.builtin`.  No I/O here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from fedns import errors
+from fedns.kapi import tables
+
+Obj = dict[str, Any]
+
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+class DuplicateKind(errors.UsageError):
+    """The resource is already registered."""
+
+
+@dataclasses.dataclass
+class Claims:
+    """Store keys a write claims (created only if absent, in the write's transaction)
+    and releases (deleted in it).  A ``prepare`` hook may also fill fields of the new
+    object in place (a Service's clusterIP) before returning its claims."""
+
+    claim: dict[bytes, bytes] = dataclasses.field(default_factory=dict)
+    release: list[bytes] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    singular: str = ""
+    status: bool = False  # serves the status subresource; main writes keep .status
+    status_on_create: bool = False  # create keeps .status (Nodes); otherwise it is cleared
+    printer: tables.Printer = tables.DEFAULT
+    strategic: bool = False  # accepts strategic merge patch (built-in kinds only)
+    return_deleted: bool = False  # DELETE answers the object, not a Status (Service, Pod)
+    default: Callable[[Obj], None] | None = None
+    validate: Callable[[Obj, Obj | None], list[tuple[str, str]]] | None = None
+    prepare: Callable[[Any, Obj | None, Obj | None], Awaitable[Claims]] | None = None
+    description: str = ""
+    schema_name: str = ""  # OpenAPI component name; derived when empty
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return self.kind + "List"
+
+    @property
+    def singular_name(self) -> str:
+        return self.singular or self.kind.lower()
+
+    @property
+    def verbs(self) -> tuple[str, ...]:
+        return VERBS
+
+    @property
+    def qualified(self) -> str:
+        """``services`` / ``deployments.apps``, as messages name the resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    @property
+    def component(self) -> str:
+        if self.schema_name:
+            return self.schema_name
+        if not self.group:
+            return f"io.k8s.api.core.{self.version}.{self.kind}"
+        if "." not in self.group:
+            return f"io.k8s.api.{self.group}.{self.version}.{self.kind}"
+        reverse = ".".join(reversed(self.group.split(".")))
+        return f"{reverse}.{self.version}.{self.kind}"
+
+    def gvk(self) -> dict[str, str]:
+        return {"group": self.group, "version": self.version, "kind": self.kind}
+
+
+class Registry:
+    """Kinds by (group, version, plural), in the order they were added."""
+
+    def __init__(self, kinds: Iterable[Kind] = ()) -> None:
+        self._kinds: dict[tuple[str, str, str], Kind] = {}
+        for kind in kinds:
+            self.add(kind)
+
+    def add(self, kind: Kind) -> Kind:
+        key = (kind.group, kind.version, kind.plural)
+        if key in self._kinds:
+            raise DuplicateKind(f"{kind.plural} in {kind.api_version} is already registered")
+        self._kinds[key] = kind
+        return kind
+
+    def lookup(self, group: str, version: str, plural: str) -> Kind | None:
+        return self._kinds.get((group, version, plural))
+
+    def kinds(self, group: str | None = None, version: str | None = None) -> list[Kind]:
+        return [k for k in self._kinds.values()
+                if (group is None or k.group == group) and (version is None or k.version == version)]
+
+    def group_versions(self) -> list[tuple[str, str]]:
+        """(group, version) pairs, the core group ("") first, then in order added."""
+        seen: dict[tuple[str, str], None] = {}
+        for kind in self._kinds.values():
+            seen.setdefault((kind.group, kind.version), None)
+        return sorted(seen, key=lambda gv: gv[0] != "")
+
+    def groups(self) -> list[str]:
+        ordered: dict[str, None] = {}
+        for group, _ in self.group_versions():
+            ordered.setdefault(group, None)
+        return list(ordered)
+
+    def versions(self, group: str) -> list[str]:
+        return [v for g, v in self.group_versions() if g == group]
+
+    def __contains__(self, kind: Kind) -> bool:
+        return self._kinds.get((kind.group, kind.version, kind.plural)) is kind
+
+    def __len__(self) -> int:
+        return len(self._kinds)

@@ -1,0 +1,591 @@
+"""Kubernetes object semantics over a Store: create, read, update, patch, delete, watch.
+
+Objects live as compact JSON under ``<prefix>/<group|core>/<plural>/[<namespace>/]<name>``
+(as kube-apiserver lays out etcd); ``resourceVersion`` is the key's mod_revision and
+a list's is the range revision.  Every write is one Store transaction that compares
+the key (absent for create, unchanged mod_revision for update and delete), so
+concurrent writers get 409 Conflict, never lost updates; keys a kind's ``prepare``
+hook claims (Service cluster IPs) are checked absent in the same transaction.
+
+Usable in process (the sim seeds its members with it) and by :mod:`fedns.kapi.server`.
+Nothing here knows HTTP; failures are :class:`fedns.kapi.status.ApiError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import dataclasses
+import ipaddress
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from fedns.kapi import objects, patch, registry, selectors, status, strategic
+from fedns.kapi.registry import Kind
+from fedns.store import base
+
+Obj = dict[str, Any]
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+_ATTEMPTS = 16  # retries of a write whose claims or (unconditioned) object raced
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    service_cidr: str = "10.96.0.0/12"
+    node_port_range: tuple[int, int] = (30000, 32767)
+
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        return ipaddress.ip_network(self.service_cidr, strict=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class ListResult:
+    items: list[Obj]
+    revision: int
+    continue_token: str = ""
+    remaining: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchEvent:
+    """``type`` is ADDED, MODIFIED, DELETED, or PROGRESS (a revision passed with no
+    matching change) and INITIAL_END (the initial events are all sent)."""
+
+    type: str
+    object: Obj | None
+    revision: int
+
+
+class _Raced(Exception):
+    """The object changed between read and write."""
+
+
+class Storage:
+    """Kubernetes semantics for the kinds of ``registry`` over ``store``."""
+
+    def __init__(self, store: base.Store, reg: registry.Registry, *,
+                 prefix: str = "/registry", settings: Settings | None = None) -> None:
+        self.store = store
+        self.registry = reg
+        self.prefix = prefix.rstrip("/")
+        self.settings = settings or Settings()
+
+    # -- keys --------------------------------------------------------------
+
+    def collection_key(self, kind: Kind, namespace: str = "") -> bytes:
+        text = f"{self.prefix}/{kind.group or 'core'}/{kind.plural}/"
+        if kind.namespaced and namespace:
+            text += namespace + "/"
+        return text.encode()
+
+    def key(self, kind: Kind, namespace: str, name: str) -> bytes:
+        return self.collection_key(kind, namespace if kind.namespaced else "") + name.encode()
+
+    def _namespaces(self) -> Kind | None:
+        return self.registry.lookup("", "v1", "namespaces")
+
+    # -- reads -------------------------------------------------------------
+
+    async def get(self, kind: Kind, namespace: str, name: str) -> Obj:
+        kv = await self.store.get(self.key(kind, namespace, name))
+        if kv is None:
+            raise status.not_found(kind.plural, kind.group, name)
+        return objects.from_json(kv.value, kv.mod_revision)
+
+    async def list(self, kind: Kind, namespace: str = "", *,
+                   labels: selectors.Selector = (), fields: selectors.FieldSelector = (),
+                   limit: int = 0, continue_token: str = "", resource_version: str = "",
+                   match: str = "") -> ListResult:
+        prefix = self.collection_key(kind, namespace)
+        revision, start_after = 0, b""
+        if continue_token:
+            revision, start_after = self._decode_continue(continue_token, prefix)
+        elif resource_version and match == "Exact":
+            revision = _parse_rv(resource_version)
+        try:
+            found = await self.store.range(prefix, revision)
+        except base.Compacted as err:
+            if continue_token:
+                raise status.expired("The provided continue parameter is too old to display "
+                                     "a consistent list result. You can start a new list "
+                                     "without the continue parameter.") from err
+            raise status.too_old(revision, err.compact_revision) from err
+        except base.FutureRevision as err:
+            raise status.ApiError(504, "Timeout", f"Too large resource version: {revision}, "
+                                                  f"current: {await self.store.revision()}",
+                                  {"retryAfterSeconds": 1}) from err
+        list_revision = revision or found.revision
+        matched: list[tuple[bytes, Obj]] = []
+        for kv in found.kvs:
+            if start_after and kv.key <= start_after:
+                continue
+            obj = objects.from_json(kv.value, kv.mod_revision)
+            if self._matches(obj, labels, fields):
+                matched.append((kv.key, obj))
+        if limit and len(matched) > limit:
+            token = self._encode_continue(list_revision, matched[limit - 1][0], prefix)
+            remaining = None if labels or fields else len(matched) - limit
+            return ListResult([o for _, o in matched[:limit]], list_revision, token, remaining)
+        return ListResult([o for _, o in matched], list_revision)
+
+    @staticmethod
+    def _matches(obj: Obj, labels: selectors.Selector,
+                 fields: selectors.FieldSelector) -> bool:
+        return (selectors.matches_labels(labels, objects.meta(obj).get("labels"))
+                and selectors.matches_fields(fields, obj))
+
+    @staticmethod
+    def _encode_continue(revision: int, last_key: bytes, prefix: bytes) -> str:
+        start = last_key[len(prefix):].decode() + "\0"
+        raw = json.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start})
+        return base64.urlsafe_b64encode(raw.encode()).decode()
+
+    @staticmethod
+    def _decode_continue(token: str, prefix: bytes) -> tuple[int, bytes]:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token.encode()))
+            revision = int(data["rv"])
+            start = str(data["start"]).rstrip("\0").encode()
+        except (ValueError, KeyError, TypeError) as err:
+            raise status.bad_request("continue key is not valid: incorrect encoded start "
+                                     "resourceVersion (version meta.k8s.io/v1)") from err
+        return revision, prefix + start
+
+    # -- create ------------------------------------------------------------
+
+    async def create(self, kind: Kind, namespace: str, obj: Obj, *,
+                     dry_run: bool = False) -> Obj:
+        new = copy.deepcopy(obj)
+        self._check_type(kind, new)
+        meta = objects.meta(new)
+        namespace = self._check_namespace(kind, namespace, meta)
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = objects.generate_name(str(meta["generateName"]))
+        name = str(meta.get("name") or "")
+        if not name:
+            raise status.invalid(kind.kind, kind.group, "",
+                                 [("metadata.name", ("Required value: name or generateName "
+                                                    "is required"))])
+        for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
+                      "selfLink", "managedFields"):
+            meta.pop(field, None)
+        meta["uid"] = objects.new_uid()
+        meta["creationTimestamp"] = objects.timestamp()
+        if "spec" in new or kind.status:
+            meta["generation"] = 1
+        if kind.status and not kind.status_on_create:
+            new.pop("status", None)
+        if kind.default is not None:
+            kind.default(new)
+        self._validate(kind, new, None)
+        await self._check_namespace_open(kind, namespace, name)
+        key = self.key(kind, namespace, name)
+        for _ in range(_ATTEMPTS):
+            candidate = copy.deepcopy(new)
+            claims = await self._prepare(kind, None, candidate)
+            if dry_run:
+                return candidate
+            compares = [base.absent(key)]
+            ns_kind = self._namespaces()
+            if kind.namespaced and ns_kind is not None:
+                compares.append(base.Compare(self.key(ns_kind, "", namespace),
+                                             base.Target.CREATE, ">", 0))
+            revision = await self._commit(key, compares, candidate, claims)
+            if revision:
+                objects.meta(candidate)["resourceVersion"] = str(revision)
+                return candidate
+            if await self.store.get(key) is not None:
+                raise status.already_exists(kind.plural, kind.group, name)
+            if kind.namespaced and ns_kind is not None and \
+                    await self.store.get(self.key(ns_kind, "", namespace)) is None:
+                raise status.not_found("namespaces", "", namespace)
+        raise status.internal(f"could not create {kind.qualified} {name!r}: too many retries")
+
+    def _check_type(self, kind: Kind, obj: Obj) -> None:
+        if not isinstance(obj, dict):
+            raise status.bad_request("the body of the request is not a JSON object")
+        api_version, object_kind = obj.get("apiVersion"), obj.get("kind")
+        if object_kind and object_kind != kind.kind or api_version and \
+                api_version != kind.api_version:
+            raise status.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({kind.api_version})" if api_version != kind.api_version else
+                f"the kind in the data ({object_kind}) does not match the expected kind "
+                f"({kind.kind})")
+        obj["apiVersion"] = kind.api_version
+        obj["kind"] = kind.kind
+
+    @staticmethod
+    def _check_namespace(kind: Kind, namespace: str, meta: Obj) -> str:
+        if not kind.namespaced:
+            meta.pop("namespace", None)
+            return ""
+        given = meta.get("namespace")
+        if given and namespace and given != namespace:
+            raise status.bad_request("the namespace of the provided object does not match "
+                                     "the namespace sent on the request")
+        namespace = namespace or given or ""
+        if not namespace:
+            raise status.bad_request("an empty namespace may not be set during creation")
+        meta["namespace"] = namespace
+        return str(namespace)
+
+    async def _check_namespace_open(self, kind: Kind, namespace: str, name: str) -> None:
+        ns_kind = self._namespaces()
+        if not kind.namespaced or ns_kind is None:
+            return
+        kv = await self.store.get(self.key(ns_kind, "", namespace))
+        if kv is None:
+            raise status.not_found("namespaces", "", namespace)
+        if objects.meta(json.loads(kv.value)).get("deletionTimestamp"):
+            raise status.forbidden(kind.plural, kind.group, name,
+                                   f"unable to create new content in namespace {namespace} "
+                                   "because it is being terminated")
+
+    def _validate(self, kind: Kind, new: Obj, old: Obj | None) -> None:
+        name = str(objects.meta(new).get("name", ""))
+        causes = [("metadata.name", p) for p in objects.name_problems(name)] if old is None \
+            else []
+        if kind.validate is not None:
+            causes.extend(kind.validate(new, old))
+        if causes:
+            raise status.invalid(kind.kind, kind.group, name, causes)
+
+    async def _prepare(self, kind: Kind, old: Obj | None, new: Obj | None) -> registry.Claims:
+        if kind.prepare is None:
+            return registry.Claims()
+        return await kind.prepare(self, old, new)
+
+    async def _commit(self, key: bytes, compares: Sequence[base.Compare], obj: Obj | None,
+                      claims: registry.Claims) -> int:
+        """One txn: the compares and every claim absent → write; 0 when they fail."""
+        checks = [*compares] + [base.absent(k) for k in claims.claim]
+        ops: list[base.Op] = [base.Put(key, objects.to_json(obj)) if obj is not None
+                              else base.Delete(key)]
+        ops += [base.Put(k, v) for k, v in claims.claim.items()]
+        ops += [base.Delete(k) for k in claims.release]
+        result = await self.store.txn(checks, ops)
+        return result.revision if result.succeeded else 0
+
+    # -- update and patch ----------------------------------------------------
+
+    async def update(self, kind: Kind, namespace: str, name: str, obj: Obj, *,
+                     subresource: str = "", dry_run: bool = False) -> Obj:
+        incoming = copy.deepcopy(obj)
+        self._check_type(kind, incoming)
+        meta = objects.meta(incoming)
+        if meta.get("name") and meta["name"] != name:
+            raise status.bad_request(f"the name of the object ({meta['name']}) does not match "
+                                     f"the name on the URL ({name})")
+        if kind.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
+            raise status.bad_request("the namespace of the provided object does not match "
+                                     "the namespace sent on the request")
+        wanted = str(meta.get("resourceVersion") or "")
+        for _ in range(_ATTEMPTS):
+            kv = await self._read(kind, namespace, name)
+            if wanted and wanted != str(kv.mod_revision):
+                raise status.conflict(kind.plural, kind.group, name)
+            current = objects.from_json(kv.value, kv.mod_revision)
+            try:
+                return await self._replace(kind, kv, current, incoming, subresource, dry_run)
+            except _Raced:
+                if wanted:
+                    raise status.conflict(kind.plural, kind.group, name) from None
+        raise status.conflict(kind.plural, kind.group, name)
+
+    async def patch(self, kind: Kind, namespace: str, name: str, patch_type: str,
+                    body: Any, *, subresource: str = "", dry_run: bool = False) -> Obj:
+        if patch_type == STRATEGIC_PATCH and not kind.strategic:
+            raise status.unsupported_media_type(patch_type, [JSON_PATCH, MERGE_PATCH])
+        if patch_type not in (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH):
+            accepted = [JSON_PATCH, MERGE_PATCH] + ([STRATEGIC_PATCH] if kind.strategic else [])
+            raise status.unsupported_media_type(patch_type, accepted)
+        for _ in range(_ATTEMPTS):
+            kv = await self._read(kind, namespace, name)
+            current = objects.from_json(kv.value, kv.mod_revision)
+            try:
+                if patch_type == JSON_PATCH:
+                    patched = patch.json_patch(current, body)
+                elif patch_type == MERGE_PATCH:
+                    patched = patch.merge_patch(current, body)
+                else:
+                    patched = strategic.apply(current, body)
+            except patch.BadPatch as err:
+                raise status.ApiError(422, "Invalid", str(err)) from err
+            if not isinstance(patched, dict):
+                raise status.bad_request("the patch did not produce an object")
+            wanted = str(objects.meta(patched).get("resourceVersion") or "")
+            if wanted and wanted != str(kv.mod_revision):
+                raise status.conflict(kind.plural, kind.group, name)
+            self._check_type(kind, patched)
+            try:
+                return await self._replace(kind, kv, current, patched, subresource, dry_run)
+            except _Raced:
+                continue
+        raise status.conflict(kind.plural, kind.group, name)
+
+    async def _read(self, kind: Kind, namespace: str, name: str) -> base.KeyValue:
+        kv = await self.store.get(self.key(kind, namespace, name))
+        if kv is None:
+            raise status.not_found(kind.plural, kind.group, name)
+        return kv
+
+    def _merge_update(self, kind: Kind, current: Obj, incoming: Obj, subresource: str) -> Obj:
+        """The object to store when ``incoming`` replaces ``current``: status from the
+        right side, immutable metadata kept, generation bumped on spec change."""
+        old_meta = objects.meta(current)
+        if subresource == "status":
+            new = copy.deepcopy(current)
+            if "status" in incoming:
+                new["status"] = copy.deepcopy(incoming["status"])
+            else:
+                new.pop("status", None)
+            return new
+        new = copy.deepcopy(incoming)
+        meta = objects.meta(new)
+        for key in objects.IMMUTABLE_META:
+            if key in old_meta:
+                meta[key] = old_meta[key]
+            else:
+                meta.pop(key, None)
+        meta["name"] = old_meta.get("name")
+        if kind.namespaced:
+            meta["namespace"] = old_meta.get("namespace")
+        else:
+            meta.pop("namespace", None)
+        meta.pop("managedFields", None)
+        if kind.status:
+            if "status" in current:
+                new["status"] = copy.deepcopy(current["status"])
+            else:
+                new.pop("status", None)
+        if kind.default is not None:
+            kind.default(new)
+        if "generation" in old_meta and objects.content(new) != objects.content(current):
+            meta["generation"] = int(old_meta["generation"]) + 1
+        return new
+
+    async def _replace(self, kind: Kind, kv: base.KeyValue, current: Obj, incoming: Obj,
+                       subresource: str, dry_run: bool) -> Obj:
+        new = self._merge_update(kind, current, incoming, subresource)
+        if subresource != "status":
+            self._validate(kind, new, current)
+        if objects.without_version(new) == objects.without_version(current):
+            return current  # a no-op write keeps the resourceVersion, as kube-apiserver
+        meta = objects.meta(new)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            if dry_run:
+                return new
+            revision = await self._delete_now(kind, kv, current)
+            meta["resourceVersion"] = str(revision)
+            return new
+        claims = registry.Claims() if subresource == "status" else \
+            await self._prepare(kind, current, new)
+        if dry_run:
+            return new
+        revision = await self._commit(kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
+                                      new, claims)
+        if not revision:
+            raise _Raced()
+        meta["resourceVersion"] = str(revision)
+        return new
+
+    # -- delete ------------------------------------------------------------
+
+    async def delete(self, kind: Kind, namespace: str, name: str,
+                     options: Obj | None = None, *, dry_run: bool = False) -> tuple[Obj, bool]:
+        """Delete, or mark for deletion while finalizers remain.  Returns the object and
+        whether it is gone."""
+        options = options or {}
+        preconditions = options.get("preconditions") or {}
+        for _ in range(_ATTEMPTS):
+            kv = await self._read(kind, namespace, name)
+            current = objects.from_json(kv.value, kv.mod_revision)
+            meta = objects.meta(current)
+            if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
+                raise status.conflict(kind.plural, kind.group, name,
+                                      f"Precondition failed: UID in precondition: "
+                                      f"{preconditions['uid']}, UID in object meta: "
+                                      f"{meta.get('uid')}")
+            wanted = preconditions.get("resourceVersion")
+            if wanted and str(wanted) != str(kv.mod_revision):
+                raise status.conflict(kind.plural, kind.group, name,
+                                      f"Precondition failed: ResourceVersion in precondition: "
+                                      f"{wanted}, ResourceVersion in object meta: "
+                                      f"{kv.mod_revision}")
+            if dry_run:
+                return current, not meta.get("finalizers")
+            if kind is self._namespaces() and not kind.namespaced:
+                return await self._delete_namespace(kind, kv, current)
+            if meta.get("finalizers"):
+                if meta.get("deletionTimestamp"):
+                    return current, False
+                marked = copy.deepcopy(current)
+                objects.meta(marked)["deletionTimestamp"] = objects.timestamp()
+                objects.meta(marked)["deletionGracePeriodSeconds"] = 0
+                revision = await self._commit(
+                    kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)], marked,
+                    registry.Claims())
+                if not revision:
+                    continue
+                objects.meta(marked)["resourceVersion"] = str(revision)
+                return marked, False
+            try:
+                revision = await self._delete_now(kind, kv, current)
+            except _Raced:
+                continue
+            meta["resourceVersion"] = str(revision)
+            return current, True
+        raise status.conflict(kind.plural, kind.group, name)
+
+    async def _delete_now(self, kind: Kind, kv: base.KeyValue, current: Obj) -> int:
+        claims = await self._prepare(kind, current, None)
+        revision = await self._commit(kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
+                                      None, claims)
+        if not revision:
+            raise _Raced()
+        namespace = str(objects.meta(current).get("namespace") or "")
+        if kind.namespaced and namespace:
+            await self._finish_namespace(namespace)
+        return revision
+
+    async def delete_collection(self, kind: Kind, namespace: str, *,
+                                labels: selectors.Selector = (),
+                                fields: selectors.FieldSelector = (),
+                                options: Obj | None = None) -> ListResult:
+        found = await self.list(kind, namespace, labels=labels, fields=fields)
+        deleted = []
+        for obj in found.items:
+            meta = objects.meta(obj)
+            try:
+                gone, _ = await self.delete(kind, str(meta.get("namespace") or ""),
+                                            str(meta["name"]), options)
+            except status.ApiError as err:
+                if err.code != 404:
+                    raise
+                continue
+            deleted.append(gone)
+        return ListResult(deleted, await self.store.revision())
+
+    # -- namespaces ----------------------------------------------------------
+
+    async def _delete_namespace(self, kind: Kind, kv: base.KeyValue,
+                                current: Obj) -> tuple[Obj, bool]:
+        """Mark the namespace Terminating, delete its content, and remove it once empty
+        (objects with finalizers keep it Terminating until they go)."""
+        name = str(objects.meta(current)["name"])
+        if not objects.meta(current).get("deletionTimestamp"):
+            marked = copy.deepcopy(current)
+            objects.meta(marked)["deletionTimestamp"] = objects.timestamp()
+            marked.setdefault("status", {})["phase"] = "Terminating"
+            revision = await self._commit(kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
+                                          marked, registry.Claims())
+            if not revision:
+                raise status.conflict(kind.plural, kind.group, name)
+            objects.meta(marked)["resourceVersion"] = str(revision)
+            current = marked
+        for other in self.registry.kinds():
+            if not other.namespaced:
+                continue
+            for obj in (await self.list(other, name)).items:
+                try:
+                    await self.delete(other, name, str(objects.meta(obj)["name"]))
+                except status.ApiError as err:
+                    if err.code != 404:
+                        raise
+        gone = await self._finish_namespace(name)
+        return current, gone
+
+    async def _finish_namespace(self, namespace: str) -> bool:
+        """Remove a Terminating namespace that has no content left."""
+        ns_kind = self._namespaces()
+        if ns_kind is None:
+            return False
+        key = self.key(ns_kind, "", namespace)
+        kv = await self.store.get(key)
+        if kv is None or not objects.meta(json.loads(kv.value)).get("deletionTimestamp"):
+            return kv is None
+        for other in self.registry.kinds():
+            if other.namespaced and (await self.store.range(
+                    self.collection_key(other, namespace), limit=1)).kvs:
+                return False
+        result = await self.store.txn([base.mod_revision_is(key, kv.mod_revision)],
+                                      [base.Delete(key)])
+        return result.succeeded
+
+    # -- watch -------------------------------------------------------------
+
+    async def watch(self, kind: Kind, namespace: str = "", *, resource_version: int = 0,
+                    labels: selectors.Selector = (), fields: selectors.FieldSelector = (),
+                    initial: bool = False) -> AsyncIterator[WatchEvent]:
+        """Events after ``resource_version`` (0: from now); with ``initial`` first an
+        ADDED event per current object, then INITIAL_END.  Raises ApiError 410 (Expired)
+        when the version is compacted."""
+        prefix = self.collection_key(kind, namespace)
+        start = resource_version + 1 if resource_version else 0
+        if initial:
+            found = await self.store.range(prefix)
+            for kv in found.kvs:
+                obj = objects.from_json(kv.value, kv.mod_revision)
+                if self._matches(obj, labels, fields):
+                    yield WatchEvent("ADDED", obj, kv.mod_revision)
+            yield WatchEvent("INITIAL_END", None, found.revision)
+            start = found.revision + 1
+        stream = self.store.watch(prefix, start)
+        try:
+            async for batch in stream:
+                for event in batch:
+                    yield self._translate(event, labels, fields)
+        except base.Compacted as err:
+            raise status.too_old(resource_version, err.compact_revision) from err
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
+
+    def _translate(self, event: base.Event, labels: selectors.Selector,
+                   fields: selectors.FieldSelector) -> WatchEvent:
+        revision = event.kv.mod_revision
+        old = None
+        if event.prev is not None:
+            old = objects.from_json(event.prev.value, event.prev.mod_revision)
+        if event.type is base.EventType.DELETE:
+            if old is not None and self._matches(old, labels, fields):
+                objects.meta(old)["resourceVersion"] = str(revision)
+                return WatchEvent("DELETED", old, revision)
+            return WatchEvent("PROGRESS", None, revision)
+        new = objects.from_json(event.kv.value, revision)
+        created = event.kv.create_revision == revision
+        new_match = self._matches(new, labels, fields)
+        if old is not None:
+            old_match = self._matches(old, labels, fields)
+        else:
+            old_match = new_match and not created
+        if new_match:
+            return WatchEvent("MODIFIED" if old_match else "ADDED", new, revision)
+        if old_match and old is not None:
+            objects.meta(old)["resourceVersion"] = str(revision)
+            return WatchEvent("DELETED", old, revision)
+        return WatchEvent("PROGRESS", None, revision)
+
+
+def _parse_rv(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise status.bad_request(f"invalid resource version: {text!r}") from None
+    if value < 0:
+        raise status.bad_request(f"invalid resource version: {text!r}")
+    return value
+
+
+def parse_resource_version(text: str) -> int:
+    """A resourceVersion query parameter as a Store revision (0 for '' or '0')."""
+    return _parse_rv(text) if text else 0
+
