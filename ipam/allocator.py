@@ -141,11 +141,9 @@ class _Chooser:
         value = int(addr)
         home = next((p for p in self.pools if p.contains(family, value)), None)
         if home is None:
-            why = "is not in any pool of the member's site"
-            for p in self.pools:
-                excluded = p.exclusion(family, value)
-                if excluded and not excluded.startswith("is not in"):
-                    why = excluded  # in a pool, but reserved or buggy
+            covering = next((p for p in self.pools if p.covers(family, value)), None)
+            why = (covering.exclusion(family, value) if covering is not None  # reserved, buggy
+                   else "is not in any pool of the member's site")
             return self.refuse("requested_ip_outside_pools", f"{addr} {why}")
         if self.req.pool is not None and home.name != self.req.pool:
             return self.refuse("sharing_incompatible" if via_key else

@@ -134,9 +134,13 @@ class Pool:
         return (_matches(self.namespace_selector, namespace_labels)
                 and _matches(self.service_selector, service_labels))
 
+    def covers(self, family: int, value: int) -> bool:
+        """True when the address lies in ``addresses`` (reserved or not)."""
+        return _within(self.ranges, self._starts, family, value)
+
     def exclusion(self, family: int, value: int) -> str | None:
         """Why the pool never hands out this address, or None when it may."""
-        if not _within(self.ranges, self._starts, family, value):
+        if not self.covers(family, value):
             return f"is not in pool {address.quote(self.name)}"
         if _within(self.reserved_ranges, self._reserved_starts, family, value):
             return f"is reserved in pool {address.quote(self.name)}"
