@@ -38,7 +38,7 @@ class _Space:
         self.avoid = avoid_buggy and family == 4
         self.free = SortedDict()  # first -> last, disjoint, edges usable
         self.count = 0  # usable addresses in self.free
-        self.cooling = SortedDict()  # value -> released_at
+        self.cooling: dict[int, float] = {}  # value -> released_at
         self.queue = SortedList()  # (released_at, value), oldest first
         self.capacity = 0
         self.base_firsts: list[int] = []
