@@ -52,7 +52,7 @@ def _clean_prefix(prefix: str) -> str:
 
 def split_name(name: str) -> list[str]:
     """The labels of ``name`` (trailing dot optional, ``.`` or empty is the root)."""
-    text = name[:-1] if name.endswith(".") else name
+    text = name.removesuffix(".")
     if not text:
         return []
     labels = text.split(".")

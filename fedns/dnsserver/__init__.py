@@ -1,0 +1,6 @@
+"""The embedded authoritative DNS server for SkyDNS-format zones.
+
+``zone`` holds the records in memory, ``answer`` answers one query (pure),
+``server`` is the UDP/TCP transport, ``source`` keeps the zone current from the
+Store, and ``daemon`` puts them together (:func:`daemon.serve`).
+"""

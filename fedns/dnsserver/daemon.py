@@ -1,0 +1,88 @@
+"""Run the embedded DNS server: a Zone fed from a Store, served on UDP and TCP.
+
+:func:`serve` is what ``fedns dns --store URL --zone D --listen ADDR:PORT`` calls;
+:func:`running` embeds the same thing in a larger process (``fedns run``, ``fedns
+demo``) that already holds a Store.  Not for: parsing command lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from fedns.dnsserver import server as server_mod
+from fedns.dnsserver import settings as settings_mod
+from fedns.dnsserver import source as source_mod
+from fedns.dnsserver import zone as zone_mod
+from fedns.store import base
+
+DEFAULT_LISTEN = "127.0.0.1:53"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``ADDR:PORT``, ``[V6]:PORT`` or ``:PORT`` (all IPv4 addresses) → (host, port)."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise settings_mod.BadSettings(f"listen address {text!r} is not ADDR:PORT")
+    return host, int(port)
+
+
+@dataclasses.dataclass
+class Running:
+    """A serving DNS server: its bound address, zone, server and zone source."""
+
+    address: tuple[str, int]
+    zone: zone_mod.Zone
+    server: server_mod.Server
+    source: source_mod.ZoneSource
+
+
+@contextlib.asynccontextmanager
+async def running(store: base.Store, settings: settings_mod.Settings,
+                  listen: str = DEFAULT_LISTEN, *, sync_timeout: float = 10.0
+                  ) -> AsyncIterator[Running]:
+    """Serve ``settings.zones`` from ``store`` on ``listen`` for the ``with`` body.
+    Queries are answered once the first listing of the Store has been applied (or
+    after ``sync_timeout``, with whatever the zone holds, while the source retries)."""
+    host, port = parse_listen(listen)
+    zone = zone_mod.Zone(settings.prefix)
+    source = source_mod.ZoneSource(store, zone)
+    feed = asyncio.create_task(source.run(), name="dns-zone-source")
+    server = server_mod.Server(zone, settings)
+    try:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(source.synced.wait(), sync_timeout)
+        address = await server.start(host, port)
+        yield Running(address, zone, server, source)
+    finally:
+        await server.close()
+        feed.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feed
+
+
+async def serve(store_url: str, zone: str | Sequence[str], listen: str = DEFAULT_LISTEN, *,
+                prefix: str = "/skydns", sites: Sequence[settings_mod.Site] = (),
+                ns_names: Sequence[str] = (), ns_addresses: Sequence[str] = (),
+                started: Callable[[tuple[str, int]], None] | None = None) -> None:
+    """Serve the SkyDNS zone(s) ``zone`` held in the Store at ``store_url`` on
+    ``listen`` (UDP and TCP) until cancelled.  ``started`` is called with the bound
+    (host, port) once queries are answered.  Raises UsageError subclasses for bad
+    settings and the Store's errors when it cannot be opened."""
+    from fedns import store as store_mod
+
+    zones = (zone,) if isinstance(zone, str) else tuple(zone)
+    settings = settings_mod.Settings(zones=zones, prefix=prefix, sites=tuple(sites),
+                                     ns_names=tuple(ns_names), ns_addresses=tuple(ns_addresses))
+    parse_listen(listen)  # a bad address fails before the Store is opened
+    store = await store_mod.open_store(store_url)
+    try:
+        async with running(store, settings, listen) as handle:
+            if started is not None:
+                started(handle.address)
+            await asyncio.Event().wait()
+    finally:
+        await store.close()

@@ -1,0 +1,251 @@
+"""DNS transport: UDP and TCP on asyncio, EDNS0 sizes, truncation, a response cache.
+
+:class:`Server` turns packets into calls of the pure :func:`answer.answer` and back.
+Every response is a function of (the request bytes after the ID, the client's site,
+the transport, the zone version), so encoded responses are cached under that key
+and a repeated query costs a dict lookup and an ID patch; any zone change empties
+the cache.  UDP reads drain the socket on each readiness callback (no transport or
+protocol object per datagram).  Nothing a client sends can stop the server: a packet
+with no DNS header is dropped, one that does not parse gets FORMERR, and a failure
+while answering gets SERVFAIL.
+
+Not for: keeping the zone current (:mod:`fedns.dnsserver.source`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ipaddress
+import logging
+import socket
+import struct
+
+from dnslib import DNSRecord
+
+from fedns.dnsserver import answer as answer_mod
+from fedns.dnsserver import settings as settings_mod
+from fedns.dnsserver import zone as zone_mod
+
+log = logging.getLogger(__name__)
+
+UDP, TCP = 0, 1
+CACHE_ENTRIES = 50_000
+UDP_BATCH = 256  # datagrams handled per readiness callback before yielding
+DEFAULT_TCP_IDLE = 10.0
+MAX_TCP_CONNECTIONS = 512
+
+
+def _error(data: bytes, rcode: int) -> bytes:
+    """A bare response (no sections) to a query whose header parses."""
+    ident, flags = struct.unpack_from("!HH", data)
+    flags = 0x8000 | (flags & 0x7900) | rcode  # QR, opcode and RD copied
+    return struct.pack("!HHHHHH", ident, flags, 0, 0, 0, 0)
+
+
+def _udp_limit(request: DNSRecord, settings: settings_mod.Settings) -> int:
+    for rr in request.ar:
+        if rr.rtype == answer_mod.T_OPT:
+            return min(max(512, rr.rclass), settings.max_udp_payload)
+    return 512
+
+
+def _truncated(reply: DNSRecord) -> bytes:
+    """The reply with TC set and only the question (and OPT) left (RFC 2181 §9)."""
+    reply.header.tc = 1
+    reply.rr = []
+    reply.auth = []
+    reply.ar = [rr for rr in reply.ar if rr.rtype == answer_mod.T_OPT]
+    return reply.pack()
+
+
+class Server:
+    """Answers DNS over UDP and TCP for ``zone`` with ``settings``."""
+
+    def __init__(self, zone: zone_mod.Zone, settings: settings_mod.Settings, *,
+                 tcp_idle_timeout: float = DEFAULT_TCP_IDLE) -> None:
+        self.zone = zone
+        self.settings = settings
+        self.tcp_idle_timeout = tcp_idle_timeout
+        self.counters: collections.Counter[str] = collections.Counter()
+        self._cache: dict[tuple[bytes, int, int], tuple[bytes, int]] = {}
+        self._cache_version = -1
+        self._sites: dict[str, int] = {}
+        self._udp: list[socket.socket] = []
+        self._tcp: list[asyncio.AbstractServer] = []
+        self._tcp_tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- answering ------------------------------------------------------------
+
+    def _site_index(self, host: str) -> int:
+        """A small integer for the client's site (0: none), cached per address."""
+        index = self._sites.get(host)
+        if index is None:
+            found = None
+            with contextlib.suppress(ValueError):
+                found = self.settings.site_of(ipaddress.ip_address(host))
+            index = 0 if found is None else 1 + self.settings.sites.index(found[0])
+            if len(self._sites) > 100_000:
+                self._sites.clear()
+            self._sites[host] = index
+        return index
+
+    def respond(self, data: bytes, host: str, transport: int) -> bytes | None:
+        """The response bytes for one query packet from ``host``, or None to drop it."""
+        if len(data) < 12 or data[2] & 0x80:  # no header, or a response: drop
+            self.counters["dropped"] += 1
+            return None
+        zone = self.zone
+        if zone.version != self._cache_version:
+            self._cache.clear()
+            self._cache_version = zone.version
+        key = (data[2:], self._site_index(host) if self.settings.sites else 0, transport)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._compute(data, host, transport)
+            if len(self._cache) >= CACHE_ENTRIES:
+                self._cache.clear()
+            self._cache[key] = hit
+        else:
+            self.counters["cache_hits"] += 1
+        tail, rcode = hit
+        self.counters[f"rcode_{rcode}"] += 1
+        return data[:2] + tail
+
+    def _compute(self, data: bytes, host: str, transport: int) -> tuple[bytes, int]:
+        try:
+            request = DNSRecord.parse(data)
+        except Exception:  # noqa: BLE001 - any parse failure is the client's
+            return _error(data, answer_mod.FORMERR)[2:], answer_mod.FORMERR
+        try:
+            client = ipaddress.ip_address(host) if host else None
+        except ValueError:
+            client = None
+        try:
+            reply = answer_mod.answer(self.zone, request, client, self.settings)
+            wire = reply.pack()
+            limit = _udp_limit(request, self.settings) if transport == UDP else 65535
+            if len(wire) > limit:
+                self.counters["truncated"] += 1
+                wire = _truncated(reply)
+            rcode = reply.header.rcode
+        except Exception:
+            log.exception("answering %r failed", data[:64])
+            return _error(data, answer_mod.SERVFAIL)[2:], answer_mod.SERVFAIL
+        return wire[2:], rcode
+
+    # --- UDP -------------------------------------------------------------------
+
+    def _on_udp_readable(self, sock: socket.socket) -> None:
+        respond = self.respond
+        for _ in range(UDP_BATCH):
+            try:
+                data, address = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue
+            self.counters["udp_queries"] += 1
+            try:
+                reply = respond(data, address[0], UDP)
+            except Exception:
+                log.exception("UDP query failed")
+                continue
+            if reply is not None:
+                with contextlib.suppress(OSError):  # full buffer or gone: drop
+                    sock.sendto(reply, address)
+
+    # --- TCP -------------------------------------------------------------------
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if len(self._tcp_tasks) >= MAX_TCP_CONNECTIONS:
+            writer.close()
+            return
+        if task is not None:
+            self._tcp_tasks.add(task)
+        peer = writer.get_extra_info("peername")
+        host = peer[0] if isinstance(peer, tuple) else ""
+        try:
+            while True:
+                try:
+                    head = await asyncio.wait_for(reader.readexactly(2), self.tcp_idle_timeout)
+                    (length,) = struct.unpack("!H", head)
+                    data = await asyncio.wait_for(reader.readexactly(length),
+                                                  self.tcp_idle_timeout)
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    return
+                self.counters["tcp_queries"] += 1
+                reply = self.respond(data, host, TCP)
+                if reply is None:
+                    return  # not DNS: stop talking
+                writer.write(struct.pack("!H", len(reply)) + reply)
+                await writer.drain()
+        except Exception:
+            log.exception("TCP connection failed")
+        finally:
+            if task is not None:
+                self._tcp_tasks.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Listen on UDP and TCP ``host:port`` (port 0: a free port, the same for
+        both); returns the bound address."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        for _ in range(20):
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock.setblocking(False)
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+                sock.bind((host, port))
+                bound = sock.getsockname()[1]
+                tcp = await asyncio.start_server(self._serve_tcp, host, bound,
+                                                 reuse_address=True, backlog=512)
+            except OSError:
+                sock.close()
+                if port:
+                    raise
+                continue  # the free UDP port was taken on TCP: try another
+            break
+        else:
+            raise OSError(f"no free port on {host} for both UDP and TCP")
+        loop.add_reader(sock, self._on_udp_readable, sock)
+        self._udp.append(sock)
+        self._tcp.append(tcp)
+        return host, bound
+
+    async def close(self) -> None:
+        for sock in self._udp:
+            if self._loop is not None:
+                self._loop.remove_reader(sock)
+            sock.close()
+        self._udp.clear()
+        for tcp in self._tcp:
+            tcp.close()
+        for task in list(self._tcp_tasks):
+            task.cancel()
+        for tcp in self._tcp:
+            with contextlib.suppress(Exception):
+                await tcp.wait_closed()
+        self._tcp.clear()
+
+    def metrics(self) -> dict[str, float]:
+        """Current values of the metrics the README lists."""
+        out: dict[str, float] = {
+            "fedns_dns_zone_records": len(self.zone),
+            "fedns_dns_zone_revision": self.zone.revision,
+            "fedns_dns_cache_entries": len(self._cache),
+        }
+        for name, value in self.counters.items():
+            out[f"fedns_dns_{name}_total"] = value
+        return out

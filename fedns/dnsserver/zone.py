@@ -1,0 +1,135 @@
+"""An in-memory copy of the SkyDNS keys under a prefix, parsed once, sorted by key.
+
+Keys stay bytes, in etcd's byte order, so a prefix read is two bisections and a
+slice: O(log n + k).  Each value is parsed into a :class:`Record` when it arrives,
+with what CoreDNS recomputes per query (host type, default TTL and priority) done
+once.  A value CoreDNS could not decode is kept as a broken record: a query that
+touches it fails (SERVFAIL) as it would in CoreDNS.
+
+Not for: talking to the Store (:mod:`fedns.dnsserver.source` feeds it) or answering
+queries (:mod:`fedns.dnsserver.answer`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from fedns.records import skydns
+
+# Host types, as CoreDNS's msg.Service.HostType() (values are DNS type codes).
+A, CNAME, TXT, AAAA, SRV = 1, 5, 16, 28, 33
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Record:
+    """One key's value as the etcd plugin sees it after ``loopNodes``."""
+
+    key: bytes
+    service: skydns.Service
+    kind: int  # A, AAAA, CNAME, TXT, SRV (leaf label starting with '_'), or 0 if broken
+    address: str  # normalised IP for A/AAAA, else ""
+    ttl: int  # the service's TTL, or CoreDNS's default 300
+    priority: int  # the service's priority, or CoreDNS's default 10
+    error: str = ""
+
+    @property
+    def depth(self) -> int:
+        """Slashes in the key (CoreDNS's msg.Group compares them)."""
+        return self.key.count(b"/")
+
+
+def parse_record(key: bytes, value: bytes) -> Record:
+    """The record for one key/value; a value that does not decode is a broken record."""
+    try:
+        service = skydns.Service.from_json(value)
+    except skydns.BadValue as err:
+        return Record(key, skydns.Service(), 0, "", 0, 0, error=str(err))
+    ip = service.host_address()
+    leaf = key.rstrip(b"/").rsplit(b"/", 1)[-1]
+    if leaf.startswith(b"_"):
+        kind = SRV
+    elif ip is not None:
+        kind = A if ip.version == 4 else AAAA
+    elif service.text and not service.host:
+        kind = TXT
+    else:
+        kind = CNAME
+    return Record(
+        key=key, service=service, kind=kind, address=str(ip) if ip is not None else "",
+        ttl=service.ttl or skydns.DEFAULT_TTL,
+        priority=service.priority or skydns.DEFAULT_PRIORITY,
+    )
+
+
+class Zone:
+    """The records under ``prefix``; ``version`` changes with every applied change."""
+
+    def __init__(self, prefix: str = skydns.DEFAULT_PREFIX) -> None:
+        self.prefix = skydns.name_to_key(".", prefix).encode()  # b"/skydns"
+        self._inside = self.prefix + b"/"
+        self._keys: SortedList = SortedList()
+        self._records: dict[bytes, Record] = {}
+        self.revision = 0  # the Store revision this zone reflects
+        self.version = 0
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, key: bytes) -> Record | None:
+        """The record at exactly ``key``."""
+        return self._records.get(key)
+
+    def under(self, prefix: bytes) -> list[Record]:
+        """Every record whose key starts with ``prefix``, in key order."""
+        keys = self._keys
+        start = keys.bisect_left(prefix)
+        if start == len(keys) or not keys[start].startswith(prefix):
+            return []
+        end = keys.bisect_left(_prefix_end(prefix))
+        records = self._records
+        return [records[k] for k in keys.islice(start, end)]
+
+    def put(self, key: bytes, value: bytes) -> None:
+        if not key.startswith(self._inside):
+            return
+        if key not in self._records:
+            self._keys.add(key)
+        self._records[key] = parse_record(key, value)
+        self.version += 1
+
+    def delete(self, key: bytes) -> None:
+        if self._records.pop(key, None) is not None:
+            self._keys.remove(key)
+            self.version += 1
+
+    def replace(self, items: Iterable[tuple[bytes, bytes]], revision: int) -> None:
+        """Make the zone hold exactly ``items`` (a relist at ``revision``)."""
+        records = {k: parse_record(k, v) for k, v in items if k.startswith(self._inside)}
+        self._records = records
+        self._keys = SortedList(records)
+        self.revision = revision
+        self.version += 1
+
+    def apply(self, events: Iterable[Any]) -> None:
+        """Apply Store watch events (``.type.name`` PUT or DELETE, ``.kv``)."""
+        for event in events:
+            kv = event.kv
+            if event.type.name == "DELETE":
+                self.delete(kv.key)
+            else:
+                self.put(kv.key, kv.value)
+            self.revision = max(self.revision, kv.mod_revision)
+
+
+def _prefix_end(prefix: bytes) -> bytes:
+    end = bytearray(prefix)
+    while end and end[-1] == 0xFF:
+        end.pop()
+    if not end:
+        return b"\xff" * (len(prefix) + 1)
+    end[-1] += 1
+    return bytes(end)
