@@ -119,9 +119,10 @@ class Server:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on ``host:port`` (0: a free port); returns the bound port."""
         self._stopping = asyncio.Event()
-        runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None)
+        runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None,
+                               shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, shutdown_timeout=1.0, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True)
         try:
             await site.start()
         except OSError:
