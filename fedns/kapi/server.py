@@ -18,6 +18,7 @@ import dataclasses
 import hmac
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -101,12 +102,14 @@ class Server:
         self.bookmark_interval = bookmark_interval
         self.host = ""
         self.port = 0
+        self.scheme = "http"
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -116,13 +119,15 @@ class Server:
         application.router.add_route("*", "/{tail:.*}", self._dispatch)
         return application
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        """Listen on ``host:port`` (0: a free port); returns the bound port."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0,
+                    ssl_context: ssl.SSLContext | None = None) -> int:
+        """Listen on ``host:port`` (0: a free port), HTTPS with ``ssl_context``;
+        returns the bound port."""
         self._stopping = asyncio.Event()
         runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None,
                                shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError:
@@ -132,6 +137,7 @@ class Server:
         sockets = [s for s in runner.addresses]
         self.host = host
         self.port = int(sockets[0][1]) if sockets else port
+        self.scheme = "https" if ssl_context is not None else "http"
         return self.port
 
     async def stop(self) -> None:

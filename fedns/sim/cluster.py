@@ -5,7 +5,9 @@ loopback port and seeds it like a fresh cluster (namespaces ``default``,
 ``kube-system``, ``kube-public``, ``kube-node-lease``; the ``kubernetes`` Service;
 Nodes labelled with the member's region and zone, new and legacy label keys).
 ``write_kubeconfig(members, path, token)`` writes one cluster, user and context per
-member, named after it.  A Member can be stopped and started again on the same port
+member, named after it.  With a token the members serve HTTPS with a throwaway
+self-signed certificate (kubectl sends no credentials over plain HTTP), which the
+kubeconfig carries as certificate-authority-data.  A Member can be stopped and started again on the same port
 with its state kept (its Store outlives its server), which is how tests simulate a
 member restart.  Not for: anything beyond loopback; there are no controllers (no
 pods, no endpoints are made for Services).
@@ -14,6 +16,7 @@ pods, no endpoints are made for Services).
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import os
 import re
@@ -26,6 +29,7 @@ import yaml
 
 from fedns import errors
 from fedns.kapi import builtin, discovery, objects, server, storage
+from fedns.sim import tls
 from fedns.store import memory
 
 NODES_PER_MEMBER = 2
@@ -155,13 +159,15 @@ async def seed(store: storage.Storage, spec: MemberSpec) -> None:
 
 class Member:
     """One simulated member cluster.  ``start()`` the first time picks a free port and
-    seeds the Store; later starts reuse the port and the Store."""
+    seeds the Store; later starts reuse the port and the Store.  With a certificate it
+    serves HTTPS (needed with a token: kubectl sends no credentials over HTTP)."""
 
     def __init__(self, spec: MemberSpec, token: str | None = None,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", certificate: tls.Certificate | None = None) -> None:
         self.spec = spec
         self.token = token
         self.host = host
+        self.certificate = certificate
         self.port = 0
         self.store = memory.MemoryStore()
         self.server: server.Server | None = None
@@ -174,7 +180,8 @@ class Member:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.certificate is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -187,11 +194,12 @@ class Member:
         if not self._seeded:
             await seed(api.storage, self.spec)
             self._seeded = True
+        context = self.certificate.server_context() if self.certificate else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + bind_timeout
         while True:
             try:
-                self.port = await api.start(self.host, self.port)
+                self.port = await api.start(self.host, self.port, context)
                 break
             except OSError:
                 # a restart on the same port can race the old socket's close
@@ -216,7 +224,8 @@ class Member:
 
     async def ready(self, session: aiohttp.ClientSession) -> bool:
         try:
-            async with session.get(self.url + "/readyz",
+            ssl_context = self.certificate.client_context() if self.certificate else None
+            async with session.get(self.url + "/readyz", ssl=ssl_context or True,
                                    timeout=aiohttp.ClientTimeout(total=2)) as response:
                 return response.status == 200 and (await response.text()).strip() == "ok"
         except (TimeoutError, aiohttp.ClientError, OSError):
@@ -224,9 +233,13 @@ class Member:
 
 
 async def start_members(specs: Sequence[MemberSpec], token: str | None = None,
-                        host: str = "127.0.0.1") -> list[Member]:
-    """Start one member per spec; if one fails, the started ones are stopped."""
-    members = [Member(spec, token, host) for spec in specs]
+                        host: str = "127.0.0.1", https: bool | None = None) -> list[Member]:
+    """Start one member per spec; if one fails, the started ones are stopped.  HTTPS
+    (one self-signed certificate for all) when ``https``, by default when a token is
+    set."""
+    https = token is not None if https is None else https
+    certificate = tls.self_signed() if https else None
+    members = [Member(spec, token, host, certificate) for spec in specs]
     try:
         for member in members:
             await member.start()
@@ -258,9 +271,16 @@ def kubeconfig(members: Sequence[Member], token: str | None = None) -> dict[str,
     """One cluster, user and context per member, all named after it; the first member
     is the current context."""
     user: dict[str, Any] = {"token": token} if token else {}
+    clusters = []
+    for m in members:
+        entry: dict[str, Any] = {"server": m.url}
+        if m.certificate is not None:
+            entry["certificate-authority-data"] = base64.b64encode(
+                m.certificate.cert_pem).decode()
+        clusters.append({"name": m.name, "cluster": entry})
     return {
         "apiVersion": "v1", "kind": "Config", "preferences": {},
-        "clusters": [{"name": m.name, "cluster": {"server": m.url}} for m in members],
+        "clusters": clusters,
         "users": [{"name": m.name, "user": dict(user)} for m in members],
         "contexts": [{"name": m.name, "context": {"cluster": m.name, "user": m.name,
                                                   "namespace": "default"}} for m in members],
