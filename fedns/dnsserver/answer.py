@@ -17,7 +17,8 @@ CoreDNS semantics followed (plugin/etcd/etcd.go, handler.go, plugin/backend_look
 Where fedns differs, on purpose (an authoritative server has no upstream):
 
 - a CNAME to a name outside the served zones is answered alone (CoreDNS asks its
-  upstream); SOA is answered only at the apex (CoreDNS answers the zone's SOA for
+  upstream); CNAME and PTR queries for a name that only has keys below it get
+  NODATA (CoreDNS: NXDOMAIN, which caches apply to every type); SOA is answered only at the apex (CoreDNS answers the zone's SOA for
   every name); apex NS falls back to the configured names when the Store has no
   ``ns.dns`` records (CoreDNS answers NXDOMAIN); the SOA serial is the Store
   revision (CoreDNS: the current time);
@@ -374,9 +375,20 @@ def _mx(ctx: _Context, name: Labels, owner: DNSLabel) -> tuple[list[RR], list[RR
     return answer, extra
 
 
+def _exact(ctx: _Context, name: Labels, qtype: int) -> list[zone_mod.Record]:
+    """The exact key's services.  CoreDNS answers NXDOMAIN when only keys below the
+    name exist; fedns answers NODATA then, since NXDOMAIN denies every type of an
+    existing name to caches (RFC 2308)."""
+    try:
+        return _services(ctx, name, True, qtype)
+    except _NameError:
+        _apex_or_services(ctx, name, qtype)  # raises _NameError if nothing is there
+        return []
+
+
 def _cname(ctx: _Context, name: Labels, owner: DNSLabel) -> list[RR]:
     """CoreDNS plugin.CNAME: the exact key's first service, when its host is a name."""
-    records = _services(ctx, name, True, T_CNAME)
+    records = _exact(ctx, name, T_CNAME)
     if records and not records[0].address:
         parsed = _parse_host(records[0].service.host)
         if parsed is not None:
@@ -388,7 +400,7 @@ def _ptr(ctx: _Context, name: Labels, owner: DNSLabel) -> list[RR]:
     """CoreDNS plugin.PTR: exact key, hosts that are names."""
     out: list[RR] = []
     seen: set[str] = set()
-    for record in _services(ctx, name, True, T_PTR):
+    for record in _exact(ctx, name, T_PTR):
         if record.address or record.service.host in seen:
             continue
         seen.add(record.service.host)

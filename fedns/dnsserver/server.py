@@ -56,7 +56,7 @@ def _truncated(reply: DNSRecord) -> bytes:
     reply.rr = []
     reply.auth = []
     reply.ar = [rr for rr in reply.ar if rr.rtype == answer_mod.T_OPT]
-    return reply.pack()
+    return bytes(reply.pack())
 
 
 class Server:
@@ -134,7 +134,7 @@ class Server:
             client = None
         try:
             reply = answer_mod.answer(self.zone, request, client, self.settings)
-            wire = reply.pack()
+            wire = bytes(reply.pack())
             limit = _udp_limit(request, self.settings) if transport == UDP else 65535
             if len(wire) > limit:
                 self.truncated += 1
