@@ -90,7 +90,7 @@ async def test_key_written_by_another_writer_between_read_and_write_is_not_overw
     # A writer that sneaks in after our read makes our guarded txn fail; the re-read
     # then sees the key as foreign and reports a conflict instead of overwriting it.
     want = records(UMICH)
-    sneaky = sorted(want)[0]
+    sneaky = min(want)
     real_txn = store.txn
     done = False
 
