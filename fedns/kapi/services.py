@@ -6,7 +6,9 @@ Service's write claims in its own transaction, checked absent, and that its dele
 releases in the same way; two Services can therefore never hold the same address,
 across processes too.  Dynamic cluster IPs come from above the CIDR's static band,
 as kube-apiserver does, so the first address (``10.96.0.1``) stays for the
-``kubernetes`` Service.  IPv4 and IPv6 single-stack; dual-stack is not done.
+``kubernetes`` Service.  Node ports are allocated only when
+``Settings.allocate_node_ports`` is on (explicit ones are always claimed).  IPv4 and
+IPv6 single-stack; dual-stack is not done.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def _node_ports(obj: Obj | None) -> dict[tuple[Any, Any], int]:
     return found
 
 
-async def _free(ctx: Storage, candidates: range, key_of: Any) -> int:
+async def _free(ctx: Storage, candidates: range, key_of: Any, what: str) -> int:
     """A free offset among ``candidates``: random probes, then a scan; raises 422-ish
     ApiError when none is left."""
     if len(candidates) == 0:
@@ -136,8 +138,8 @@ async def _free(ctx: Storage, candidates: range, key_of: Any) -> int:
         offset = candidates[(start + i) % len(candidates)]
         if await ctx.store.get(key_of(offset)) is None:
             return offset
-    raise status.ApiError(500, "InternalError", "Internal error occurred: failed to allocate "
-                                                "a serviceIP: range is full")
+    raise status.ApiError(500, "InternalError", f"Internal error occurred: failed to allocate "
+                                                f"a {what}: range is full")
 
 
 async def _allocate_ip(ctx: Storage, obj: Obj, wanted: str, held: list[str],
@@ -170,7 +172,7 @@ async def _allocate_ip(ctx: Storage, obj: Obj, wanted: str, held: list[str],
     first = static_band if size > 2 * static_band else 1
     last = size - 1 if network.version == 4 else size  # skip broadcast
     offset = await _free(ctx, range(first, last),
-                         lambda o: _ip_key(ctx, str(network.network_address + o)))
+                         lambda o: _ip_key(ctx, str(network.network_address + o)), "serviceIP")
     ip = str(network.network_address + offset)
     claims.claim[_ip_key(ctx, ip)] = _owner(obj)
     return ip
@@ -228,9 +230,12 @@ async def prepare(ctx: Storage, old: Obj | None, new: Obj | None) -> registry.Cl
                     raise status.invalid("Service", "", objects.meta(new).get("name", ""), [
                         ("spec.ports[0].nodePort", (f"Invalid value: {number}: provided port is "
                                                    "already allocated"))])
-            else:
+            elif ctx.settings.allocate_node_ports:
                 low, high = ctx.settings.node_port_range
-                number = await _free(ctx, range(low, high + 1), lambda p: _port_key(ctx, p))
+                number = await _free(ctx, range(low, high + 1), lambda p: _port_key(ctx, p),
+                                     "nodePort")
+            else:
+                continue
             if _port_key(ctx, int(number)) not in claims.claim:
                 claims.claim[_port_key(ctx, int(number))] = _owner(new)
             port["nodePort"] = int(number)

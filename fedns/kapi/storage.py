@@ -39,6 +39,10 @@ _ATTEMPTS = 16  # retries of a write whose claims or (unconditioned) object race
 class Settings:
     service_cidr: str = "10.96.0.0/12"
     node_port_range: tuple[int, int] = (30000, 32767)
+    # Off by default: a simulated member has no nodes to forward to, and 2,768 ports
+    # would cap LoadBalancer Services at that number.  Explicit nodePorts are still
+    # checked for uniqueness either way.
+    allocate_node_ports: bool = False
 
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         return ipaddress.ip_network(self.service_cidr, strict=False)

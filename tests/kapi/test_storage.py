@@ -210,3 +210,23 @@ async def test_delete_namespace_removes_content(api):
     _, gone = await api.delete(namespaces, "", "tmp")
     assert gone
     assert (await api.list(cms, "tmp")).items == []
+
+
+async def test_node_ports_when_enabled_are_unique_and_kept_on_update(api):
+    services = kind(api, "services")
+    plain = await api.create(services, "default", svc("lb", type="LoadBalancer"))
+    assert "nodePort" not in plain["spec"]["ports"][0]  # off by default
+    api.settings = storage.Settings(service_cidr="10.96.0.0/28", node_port_range=(30000, 30001),
+                                    allocate_node_ports=True)
+    a = await api.create(services, "default", svc("a", type="NodePort"))
+    b = await api.create(services, "default", svc("b", type="LoadBalancer"))
+    ports = {a["spec"]["ports"][0]["nodePort"], b["spec"]["ports"][0]["nodePort"]}
+    assert ports == {30000, 30001}
+    with pytest.raises(ApiError):
+        await api.create(services, "default", svc("c", type="NodePort"))
+    body = dict(a, spec={**a["spec"], "ports": [{"port": 80}]})  # nodePort left out
+    updated = await api.update(services, "default", "a", body)
+    assert updated["spec"]["ports"][0]["nodePort"] == a["spec"]["ports"][0]["nodePort"]
+    await api.patch(services, "default", "b", storage.MERGE_PATCH, {"spec": {"type": "ClusterIP"}})
+    freed = await api.create(services, "default", svc("c", type="NodePort"))
+    assert freed["spec"]["ports"][0]["nodePort"] == b["spec"]["ports"][0]["nodePort"]
