@@ -3,8 +3,9 @@
 ``Server(store, registry, token=None)`` serves discovery, OpenAPI v3, health, and
 for every registered kind get/list/watch/create/update/patch/delete(collection) and
 the status subresource, with Table output, watch-list (``sendInitialEvents``) and
-bookmarks.  It answers JSON only: protobuf is accepted in ``Accept`` (JSON is sent
-instead, as the clients also list it) but not as a request body (415).  Server-side
+bookmarks.  It answers JSON only: protobuf in ``Accept`` gets JSON (the clients also
+list it); protobuf request bodies are decoded for Namespace, ConfigMap, Secret and
+DeleteOptions (what ``kubectl create ns|cm|secret`` and Helm send), else 415.  Server-side
 apply is not implemented (415).  ``start(host, port)`` returns the bound port;
 ``stop()`` ends open watches and closes the port, so a new Server over the same
 Store can take the port again.
@@ -25,7 +26,16 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from fedns.kapi import discovery, objects, registry, selectors, status, storage, tables
+from fedns.kapi import (
+    discovery,
+    objects,
+    protobuf,
+    registry,
+    selectors,
+    status,
+    storage,
+    tables,
+)
 from fedns.kapi.registry import Kind
 from fedns.store import base
 
@@ -350,11 +360,13 @@ class Server:
     async def _body(self, request: web.Request, allow_list: bool = False) -> Any:
         content_type = request.headers.get("Content-Type", JSON).split(";")[0].strip().lower()
         raw = await request.read()
-        if "protobuf" in content_type or content_type == "application/cbor":
-            raise status.unsupported_media_type(content_type, [
-                JSON, "application/yaml"])
+        if content_type == "application/cbor":
+            raise status.unsupported_media_type(content_type, [JSON, "application/yaml"])
+        body: Any
         try:
-            if content_type in ("application/yaml", "application/apply-patch+yaml"):
+            if "protobuf" in content_type:
+                body = _from_protobuf(raw)
+            elif content_type in ("application/yaml", "application/apply-patch+yaml"):
                 body = yaml.safe_load(raw.decode()) if raw else None
             else:
                 body = json.loads(raw) if raw else None
@@ -370,11 +382,11 @@ class Server:
         if request.can_read_body:
             raw = await request.read()
             if raw.strip():
-                if "protobuf" in request.headers.get("Content-Type", ""):
-                    raise status.unsupported_media_type("application/vnd.kubernetes.protobuf",
-                                                        [JSON])
                 try:
-                    options = json.loads(raw)
+                    if "protobuf" in request.headers.get("Content-Type", ""):
+                        options = _from_protobuf(raw)
+                    else:
+                        options = json.loads(raw)
                 except ValueError as err:
                     raise status.bad_request(f"invalid DeleteOptions: {err}") from err
         for key in ("propagationPolicy", "gracePeriodSeconds"):
@@ -525,6 +537,15 @@ class Server:
 
 async def _next(events: AsyncIterator[storage.WatchEvent]) -> storage.WatchEvent:
     return await events.__anext__()
+
+
+def _from_protobuf(raw: bytes) -> Obj:
+    try:
+        return protobuf.decode(raw)
+    except protobuf.BadProtobuf as err:
+        raise status.unsupported_media_type(
+            "application/vnd.kubernetes.protobuf", [JSON, "application/yaml"],
+            detail=str(err)) from err
 
 
 def _int(text: str, name: str) -> int:

@@ -126,10 +126,11 @@ def method_not_allowed(verb: str) -> ApiError:
                     {})
 
 
-def unsupported_media_type(content_type: str, accepted: list[str]) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types "
-                    f"include: {', '.join(accepted)}")
+def unsupported_media_type(content_type: str, accepted: list[str],
+                           detail: str = "") -> ApiError:
+    message = (f"the body of the request was in an unknown format - accepted media types "
+               f"include: {', '.join(accepted)}")
+    return ApiError(415, "UnsupportedMediaType", f"{message} ({detail})" if detail else message)
 
 
 def internal(message: str) -> ApiError:

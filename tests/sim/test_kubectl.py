@@ -242,6 +242,20 @@ def test_wait_uses_watch_list(sim):
     assert "condition met" in out
 
 
+def test_typed_client_protobuf_bodies(sim):
+    """``kubectl create ns|configmap|secret`` send protobuf, not JSON."""
+    kubectl(sim, "create", "namespace", "proto")
+    kubectl(sim, "create", "configmap", "c1", "-n", "proto", "--from-literal=a=b")
+    kubectl(sim, "create", "secret", "generic", "s1", "-n", "proto", "--from-literal=pw=x")
+    header, rows = table(kubectl(sim, "get", "secret", "s1", "-n", "proto").stdout)
+    assert header == ["NAME", "TYPE", "DATA", "AGE"] and rows[0][:3] == ["s1", "Opaque", "1"]
+    assert kubectl(sim, "get", "cm", "c1", "-n", "proto", "-o",
+                   "jsonpath={.data.a}").stdout == "b"
+    kubectl(sim, "delete", "namespace", "proto")
+    gone = kubectl(sim, "get", "namespace", "proto", check=False)
+    assert gone.returncode == 1 and "NotFound" in gone.stderr
+
+
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path):
     result = subprocess.run(sim_command("--members", "Bad_Name", "--kubeconfig",
                                         str(tmp_path / "k")),
