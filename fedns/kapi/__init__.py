@@ -7,9 +7,24 @@ against it: simulated member clusters now, the federation endpoint later.
 
 Modules: ``server`` (HTTP), ``storage`` (object semantics over the Store),
 ``registry``/``builtin`` (kinds), ``services`` (cluster IPs), ``discovery``,
-``tables``/``printers``, ``patch``/``strategic``, ``selectors``, ``status``.
+``tables``/``printers``, ``patch``/``strategic``, ``selectors``, ``protobuf``,
+``status``.  The format modules are pure; ``Server`` is imported lazily so that
+importing them does not load aiohttp.
 """
 
-from fedns.kapi.server import Server
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fedns.kapi.server import Server
 
 __all__ = ["Server"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Server":
+        from fedns.kapi.server import Server
+
+        return Server
+    raise AttributeError(f"module 'fedns.kapi' has no attribute {name!r}")
