@@ -267,3 +267,21 @@ async def test_kubernetes_client_watch_from_compacted_version_gets_410(server):
     _, _, revision = await asyncio.to_thread(_python_client_round_trip, server.url)
     await server.storage.store.compact(await server.storage.store.revision())
     assert await asyncio.to_thread(_watch_from, server.url, str(revision)) == 410
+
+
+async def test_watch_ends_when_the_client_goes_away(server):
+    store = server.storage.store
+    loop = asyncio.get_running_loop()
+
+    async def watchers(wanted: int) -> int:
+        deadline = loop.time() + 5
+        while len(store._watchers) != wanted and loop.time() < deadline:  # noqa: SLF001
+            await asyncio.sleep(0.01)
+        return len(store._watchers)  # noqa: SLF001 - the leak this test is about
+
+    for _ in range(3):
+        async with aiohttp.ClientSession() as session, \
+                session.get(server.url + "/api/v1/services?watch=true") as watch:
+            assert watch.status == 200
+            assert await watchers(1) == 1
+        assert await watchers(0) == 0
