@@ -275,9 +275,9 @@ async def test_watch_ends_when_the_client_goes_away(server):
 
     async def watchers(wanted: int) -> int:
         deadline = loop.time() + 5
-        while len(store._watchers) != wanted and loop.time() < deadline:  # noqa: SLF001
+        while len(store._watchers) != wanted and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        return len(store._watchers)  # noqa: SLF001 - the leak this test is about
+        return len(store._watchers)
 
     for _ in range(3):
         async with aiohttp.ClientSession() as session, \

@@ -1,24 +1,34 @@
-"""Object semantics over a memory Store, in process: outcomes in the Store and in reads."""
+"""Object semantics over both Store backends (memory and a real etcd), in process:
+outcomes in the Store and in reads."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
+import time
 
 import pytest
 
+from fedns import store as stores
 from fedns.kapi import builtin, registry, storage, tables
 from fedns.kapi.status import ApiError
 from fedns.store import memory
 
+_prefixes = itertools.count()
 
-@pytest.fixture
-async def api():
-    store = memory.MemoryStore()
+
+@pytest.fixture(params=["memory", pytest.param("etcd", marks=pytest.mark.etcd)])
+async def api(request):
+    if request.param == "memory":
+        store = memory.MemoryStore()
+    else:
+        store = await stores.open_store(request.getfixturevalue("etcd").url)
     reg = builtin.registry()
     reg.add(registry.Kind("fedns.io", "v1alpha1", "ippools", "IPPool", namespaced=False,
                           status=True, printer=tables.columns(("Site", ".spec.site"))))
-    s = storage.Storage(store, reg, settings=storage.Settings(service_cidr="10.96.0.0/28"))
+    s = storage.Storage(store, reg, prefix=f"/t{next(_prefixes)}-{time.monotonic_ns()}",
+                        settings=storage.Settings(service_cidr="10.96.0.0/28"))
     ns = reg.lookup("", "v1", "namespaces")
     await s.create(ns, "", {"metadata": {"name": "default"}})
     yield s
@@ -41,7 +51,7 @@ async def test_create_sets_metadata_and_rv_from_store(api):
     meta = created["metadata"]
     assert meta["uid"] and meta["creationTimestamp"].endswith("Z")
     assert meta["generation"] == 1
-    kv = await api.store.get(b"/registry/core/services/default/web")
+    kv = await api.store.get(api.key(kind(api, "services"), "default", "web"))
     assert meta["resourceVersion"] == str(kv.mod_revision)
     assert b"resourceVersion" not in kv.value  # the version comes from the Store only
     assert created["spec"]["type"] == "ClusterIP"
@@ -155,7 +165,7 @@ async def test_cluster_ips_unique_released_and_explicit(api):
     await api.delete(services, "default", "s0")
     reused = await api.create(services, "default", svc("again", clusterIP=taken))
     assert reused["spec"]["clusterIP"] == taken
-    keys = (await api.store.range(b"/registry/ranges/serviceips/")).kvs
+    keys = (await api.store.range(f"{api.prefix}/ranges/serviceips/".encode())).kvs
     assert len(keys) == 14
 
 
