@@ -2,8 +2,8 @@
 
 ``Server(store, registry, token=None)`` serves discovery, OpenAPI v3, health, and
 for every registered kind get/list/watch/create/update/patch/delete(collection) and
-the status subresource, with Table output, watch-list (``sendInitialEvents``) and
-bookmarks.  It answers JSON only: protobuf in ``Accept`` gets JSON (the clients also
+the status subresource, with Table output, watch-list (``sendInitialEvents``),
+bookmarks and a minimal server-side apply.  It answers JSON only: protobuf in ``Accept`` gets JSON (the clients also
 list it); protobuf request bodies are decoded for Namespace, ConfigMap, Secret and
 DeleteOptions (what ``kubectl create ns|cm|secret`` and Helm send), else 415.  Server-side
 apply is not implemented (415).  ``start(host, port)`` returns the bound port;
@@ -328,10 +328,15 @@ class Server:
             if not target.name:
                 raise status.method_not_allowed("patch")
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
-            if content_type == storage.APPLY_PATCH:
-                raise status.unsupported_media_type(content_type, [
-                    storage.JSON_PATCH, storage.MERGE_PATCH, storage.STRATEGIC_PATCH])
             body = await self._body(request, allow_list=True)
+            if content_type == storage.APPLY_PATCH:
+                if target.subresource:
+                    raise status.method_not_allowed("apply to a subresource")
+                applied, is_new = await self.storage.apply(
+                    kind, target.namespace, target.name, body,
+                    manager=query.get("fieldManager", ""), force=query.get("force") == "true",
+                    dry_run=dry_run)
+                return respond(applied, 201 if is_new else 200)
             patched = await self.storage.patch(kind, target.namespace, target.name,
                                                content_type, body,
                                                subresource=target.subresource, dry_run=dry_run)

@@ -21,11 +21,13 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from fedns.kapi import apply as server_apply
 from fedns.kapi import objects, patch, registry, selectors, status, strategic
 from fedns.kapi.registry import Kind
 from fedns.store import base
 
 Obj = dict[str, Any]
+Managed = list[Obj]  # metadata.managedFields (a name, since Storage.list shadows list)
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -164,7 +166,7 @@ class Storage:
     # -- create ------------------------------------------------------------
 
     async def create(self, kind: Kind, namespace: str, obj: Obj, *,
-                     dry_run: bool = False) -> Obj:
+                     dry_run: bool = False, managed: Managed | None = None) -> Obj:
         new = copy.deepcopy(obj)
         self._check_type(kind, new)
         meta = objects.meta(new)
@@ -179,6 +181,8 @@ class Storage:
         for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
                       "selfLink", "managedFields"):
             meta.pop(field, None)
+        if managed:
+            meta["managedFields"] = managed
         meta["uid"] = objects.new_uid()
         meta["creationTimestamp"] = objects.timestamp()
         if "spec" in new or kind.status:
@@ -334,13 +338,63 @@ class Storage:
                 continue
         raise status.conflict(kind.plural, kind.group, name)
 
+    async def apply(self, kind: Kind, namespace: str, name: str, body: Any, *,
+                    manager: str, force: bool = False, dry_run: bool = False
+                    ) -> tuple[Obj, bool]:
+        """Server-side apply of ``body`` by ``manager`` (see :mod:`fedns.kapi.apply`);
+        creates the object when missing.  Returns the object and whether it was
+        created."""
+        if not manager:
+            raise status.bad_request("PATCH requests with Content-Type "
+                                     "application/apply-patch+yaml must have a fieldManager "
+                                     "query parameter")
+        if not isinstance(body, dict):
+            raise status.bad_request("an apply body must be an object")
+        intent = copy.deepcopy(body)
+        self._check_type(kind, intent)
+        meta = objects.meta(intent)
+        if meta.get("name") and meta["name"] != name:
+            raise status.bad_request(f"the name of the object ({meta['name']}) does not match "
+                                     f"the name on the URL ({name})")
+        meta["name"] = name
+        meta.pop("managedFields", None)
+        wanted = str(meta.pop("resourceVersion", "") or "")
+        rules: dict[tuple[str, ...], strategic.ListRule] | None = \
+            None if kind.strategic else {}
+        for _ in range(_ATTEMPTS):
+            kv = await self.store.get(self.key(kind, namespace, name))
+            current = objects.from_json(kv.value, kv.mod_revision) if kv is not None else None
+            if wanted and (kv is None or wanted != str(kv.mod_revision)):
+                raise status.conflict(kind.plural, kind.group, name)
+            outcome = server_apply.apply(current, intent, manager, force=force,
+                                         api_version=kind.api_version,
+                                         now=objects.timestamp(), rules=rules)
+            if outcome.conflicts:
+                raise _apply_conflict(kind, name, outcome.conflicts)
+            if kv is None or current is None:
+                try:
+                    created = await self.create(kind, namespace, outcome.obj, dry_run=dry_run,
+                                                managed=outcome.managed)
+                except status.ApiError as err:
+                    if err.reason == "AlreadyExists":
+                        continue
+                    raise
+                return created, True
+            try:
+                return await self._replace(kind, kv, current, outcome.obj, "", dry_run,
+                                           managed=outcome.managed), False
+            except _Raced:
+                continue
+        raise status.conflict(kind.plural, kind.group, name)
+
     async def _read(self, kind: Kind, namespace: str, name: str) -> base.KeyValue:
         kv = await self.store.get(self.key(kind, namespace, name))
         if kv is None:
             raise status.not_found(kind.plural, kind.group, name)
         return kv
 
-    def _merge_update(self, kind: Kind, current: Obj, incoming: Obj, subresource: str) -> Obj:
+    def _merge_update(self, kind: Kind, current: Obj, incoming: Obj, subresource: str,
+                      managed: Managed | None = None) -> Obj:
         """The object to store when ``incoming`` replaces ``current``: status from the
         right side, immutable metadata kept, generation bumped on spec change."""
         old_meta = objects.meta(current)
@@ -363,7 +417,13 @@ class Storage:
             meta["namespace"] = old_meta.get("namespace")
         else:
             meta.pop("namespace", None)
-        meta.pop("managedFields", None)
+        # managedFields belong to the server: only an apply changes them
+        if managed is not None:
+            meta["managedFields"] = managed
+        elif "managedFields" in old_meta:
+            meta["managedFields"] = old_meta["managedFields"]
+        else:
+            meta.pop("managedFields", None)
         if kind.status:
             if "status" in current:
                 new["status"] = copy.deepcopy(current["status"])
@@ -376,8 +436,8 @@ class Storage:
         return new
 
     async def _replace(self, kind: Kind, kv: base.KeyValue, current: Obj, incoming: Obj,
-                       subresource: str, dry_run: bool) -> Obj:
-        new = self._merge_update(kind, current, incoming, subresource)
+                       subresource: str, dry_run: bool, managed: Managed | None = None) -> Obj:
+        new = self._merge_update(kind, current, incoming, subresource, managed)
         if subresource != "status":
             self._validate(kind, new, current)
         if objects.without_version(new) == objects.without_version(current):
@@ -577,6 +637,22 @@ class Storage:
             objects.meta(old)["resourceVersion"] = str(revision)
             return WatchEvent("DELETED", old, revision)
         return WatchEvent("PROGRESS", None, revision)
+
+
+def _apply_conflict(kind: Kind, name: str,
+                    conflicts: list[server_apply.Conflict]) -> status.ApiError:
+    count = len(conflicts)
+    lines = [f'conflict with "{c.manager}": {c.field}' for c in conflicts]
+    message = (f"Apply failed with {count} conflict{'s' if count > 1 else ''}: "
+               + "\n".join(lines))
+    err = status.conflict(kind.plural, kind.group, name)
+    err.message = message
+    err.args = (message,)
+    assert err.details is not None
+    err.details["causes"] = [{"reason": "FieldManagerConflict",
+                              "message": f'conflict with "{c.manager}"', "field": c.field}
+                             for c in conflicts]
+    return err
 
 
 def _parse_rv(text: str) -> int:

@@ -240,3 +240,27 @@ async def test_node_ports_when_enabled_are_unique_and_kept_on_update(api):
     await api.patch(services, "default", "b", storage.MERGE_PATCH, {"spec": {"type": "ClusterIP"}})
     freed = await api.create(services, "default", svc("c", type="NodePort"))
     assert freed["spec"]["ports"][0]["nodePort"] == b["spec"]["ports"][0]["nodePort"]
+
+
+async def test_server_side_apply_creates_then_merges(api):
+    services = kind(api, "services")
+    body = svc("applied", type="LoadBalancer")
+    created, is_new = await api.apply(services, "default", "applied", body, manager="helm")
+    assert is_new and created["metadata"]["managedFields"][0]["manager"] == "helm"
+    again, is_new = await api.apply(services, "default", "applied", body, manager="helm")
+    assert not is_new
+    assert again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    labelled, _ = await api.apply(services, "default", "applied", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"labels": {"team": "a"}}},
+        manager="labeller")
+    assert labelled["spec"]["type"] == "LoadBalancer"  # another manager's fields stay
+    assert labelled["metadata"]["labels"] == {"team": "a"}
+    with pytest.raises(ApiError) as err:
+        await api.apply(services, "default", "applied", {
+            "apiVersion": "v1", "kind": "Service", "spec": {"type": "ClusterIP"}},
+            manager="labeller")
+    assert err.value.code == 409
+    assert err.value.details["causes"][0]["reason"] == "FieldManagerConflict"
+    with pytest.raises(ApiError) as err:
+        await api.apply(services, "default", "applied", body, manager="")
+    assert err.value.code == 400

@@ -256,6 +256,25 @@ def test_typed_client_protobuf_bodies(sim):
     assert gone.returncode == 1 and "NotFound" in gone.stderr
 
 
+def test_server_side_apply_with_managers_and_conflicts(sim):
+    manifest = SERVICE.split("---")[0].replace("hello", "ssa")
+    out = kubectl(sim, "apply", "--server-side", "-f", "-", stdin=manifest).stdout
+    assert "service/ssa serverside-applied" in out
+    live = json.loads(kubectl(sim, "get", "svc", "ssa", "-o", "json",
+                              "--show-managed-fields").stdout)
+    assert [m["manager"] for m in live["metadata"]["managedFields"]] == ["kubectl"]
+    changed = manifest.replace("targetPort: 8080", "targetPort: 8081")
+    refused = kubectl(sim, "apply", "--server-side", "--field-manager=other", "-f", "-",
+                      stdin=changed, check=False)
+    assert refused.returncode == 1
+    assert 'conflict with "kubectl"' in refused.stderr and "targetPort" in refused.stderr
+    kubectl(sim, "apply", "--server-side", "--field-manager=other", "--force-conflicts",
+            "-f", "-", stdin=changed)
+    live = json.loads(kubectl(sim, "get", "svc", "ssa", "-o", "json").stdout)
+    assert live["spec"]["ports"][0]["targetPort"] == 8081
+    kubectl(sim, "delete", "svc", "ssa")
+
+
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path):
     result = subprocess.run(sim_command("--members", "Bad_Name", "--kubeconfig",
                                         str(tmp_path / "k")),
