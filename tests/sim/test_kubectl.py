@@ -275,6 +275,26 @@ def test_server_side_apply_with_managers_and_conflicts(sim):
     kubectl(sim, "delete", "svc", "ssa")
 
 
+def test_delete_waits_for_finalizers(sim):
+    kubectl(sim, "create", "-f", "-", stdin=(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, finalizers: [fedns.io/hold]}\n"))
+    deleting = subprocess.Popen([kubectl_binary(), "delete", "configmap", "held",
+                                 "--timeout=30s"], env=sim.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    try:
+        procs.wait_for(lambda: kubectl(sim, "get", "configmap", "held", "-o",
+                                       "jsonpath={.metadata.deletionTimestamp}").stdout,
+                       15, "deletionTimestamp set")
+        assert deleting.poll() is None  # kubectl waits while the finalizer holds
+        kubectl(sim, "patch", "configmap", "held", "--type=merge", "-p",
+                '{"metadata":{"finalizers":null}}')
+        out, _ = deleting.communicate(timeout=20)
+    finally:
+        procs.stop_process(deleting)
+    assert deleting.returncode == 0 and 'configmap "held" deleted' in out
+    assert kubectl(sim, "get", "configmap", "held", check=False).returncode == 1
+
+
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path):
     result = subprocess.run(sim_command("--members", "Bad_Name", "--kubeconfig",
                                         str(tmp_path / "k")),
