@@ -21,6 +21,7 @@ from fedns import errors
 # Modules that add commands; only commands that work are listed here.
 COMMAND_MODULES = [
     "fedns.store.command",
+    "fedns.sim.command",
 ]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2

@@ -5,13 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# etcd (real Store backend), dig (DNS client), nsd + dnsperf (DNS benchmark peer)
+# etcd (real Store backend), dig (DNS client), nsd + dnsperf (DNS benchmark peer),
+# openssl (throwaway certificates for token-protected simulated members)
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
 command -v dig >/dev/null || need+=(dnsutils)
 command -v nsd >/dev/null || need+=(nsd)
 command -v dnsperf >/dev/null || need+=(dnsperf)
+command -v openssl >/dev/null || need+=(openssl)  # fedns sim --token serves HTTPS
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
