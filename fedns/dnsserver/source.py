@@ -54,7 +54,10 @@ class ZoneSource:
             except base.Compacted:
                 log.info("zone watch start was compacted; relisting")
                 continue
-            except Exception as err:  # noqa: BLE001 - keep serving the last zone
+            except Exception as err:  # keep serving the last zone
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from err  # a cleanup failed while stopping
                 self.failures += 1
                 log.warning("zone source: %s; retrying in %.2fs", err, backoff)
             if self.relists > lists:  # the list worked: start the backoff over

@@ -31,7 +31,7 @@ class Record:
     key: bytes
     service: skydns.Service
     kind: int  # A, AAAA, CNAME, TXT, SRV (leaf label starting with '_'), or 0 if broken
-    address: str  # normalised IP for A/AAAA, else ""
+    address: str  # the host as a normalised IP when it is one, else ""
     ttl: int  # the service's TTL, or CoreDNS's default 300
     priority: int  # the service's priority, or CoreDNS's default 10
     error: str = ""
