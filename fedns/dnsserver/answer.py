@@ -599,8 +599,9 @@ def answer(zone: zone_mod.Zone, request: DNSRecord, client: settings_mod.IPAddre
     """The response to ``request`` from ``client`` (its source address, or None)."""
     header = request.header
     if header.opcode != 0:
+        # An UPDATE's first section is its zone, not a question: echo nothing then.
         return _reply(request, NOTIMP, False, None, settings,
-                      question=len(request.questions) == 1)
+                      question=len(request.questions) == 1 and header.opcode != 5)
     try:
         edns = _read_edns(request)
         if len(request.questions) != 1:
