@@ -30,6 +30,15 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def parse_site(text: str) -> settings_mod.Site:
+    """``NAME:REGION:ZONE=CIDR[,CIDR...]`` (the ``--site`` option) → a Site."""
+    head, sep, cidrs = text.partition("=")
+    parts = head.split(":")
+    if not sep or len(parts) != 3 or not all(parts) or not cidrs:
+        raise settings_mod.BadSettings(f"site {text!r} is not NAME:REGION:ZONE=CIDR[,CIDR...]")
+    return settings_mod.Site.make(parts[0], parts[1], parts[2], cidrs.split(","))
+
+
 @dataclasses.dataclass
 class Running:
     """A serving DNS server: its bound address, zone, server and zone source."""
@@ -64,6 +73,15 @@ async def running(store: base.Store, settings: settings_mod.Settings,
             await feed
 
 
+def settings_for(zone: str | Sequence[str], *, prefix: str = "/skydns",
+                 sites: Sequence[settings_mod.Site] = (), ns_names: Sequence[str] = (),
+                 ns_addresses: Sequence[str] = ()) -> settings_mod.Settings:
+    """The settings :func:`serve` uses for its arguments."""
+    zones = (zone,) if isinstance(zone, str) else tuple(zone)
+    return settings_mod.Settings(zones=zones, prefix=prefix, sites=tuple(sites),
+                                 ns_names=tuple(ns_names), ns_addresses=tuple(ns_addresses))
+
+
 async def serve(store_url: str, zone: str | Sequence[str], listen: str = DEFAULT_LISTEN, *,
                 prefix: str = "/skydns", sites: Sequence[settings_mod.Site] = (),
                 ns_names: Sequence[str] = (), ns_addresses: Sequence[str] = (),
@@ -74,9 +92,8 @@ async def serve(store_url: str, zone: str | Sequence[str], listen: str = DEFAULT
     settings and the Store's errors when it cannot be opened."""
     from fedns import store as store_mod
 
-    zones = (zone,) if isinstance(zone, str) else tuple(zone)
-    settings = settings_mod.Settings(zones=zones, prefix=prefix, sites=tuple(sites),
-                                     ns_names=tuple(ns_names), ns_addresses=tuple(ns_addresses))
+    settings = settings_for(zone, prefix=prefix, sites=sites, ns_names=ns_names,
+                            ns_addresses=ns_addresses)
     parse_listen(listen)  # a bad address fails before the Store is opened
     store = await store_mod.open_store(store_url)
     try:
