@@ -148,10 +148,11 @@ class Server:
 
     def _on_udp_readable(self, sock: socket.socket) -> None:
         # The hot path: a cached answer costs a slice, a dict lookup and an ID patch.
+        # A short packet or a response can never hit: only queries are cached.
         recv, send = sock.recvfrom, sock.sendto
-        cache = self._fresh_cache(UDP)
+        get = self._fresh_cache(UDP).get
         rcodes = self.rcodes
-        by_site = bool(self.settings.sites)
+        site_index = self._site_index if self.settings.sites else None
         hits = count = 0
         try:
             for _ in range(UDP_BATCH):
@@ -162,10 +163,10 @@ class Server:
                 except OSError:
                     continue
                 count += 1
-                tail = None
-                if len(data) >= 12 and not data[2] & 0x80:
-                    tail = cache.get((data[2:], self._site_index(address[0])) if by_site
-                                     else data[2:])
+                if site_index is None:
+                    tail = get(data[2:])
+                else:
+                    tail = get((data[2:], site_index(address[0])))
                 if tail is not None:
                     hits += 1
                     rcodes[tail[1] & 0xF] += 1
@@ -176,11 +177,12 @@ class Server:
                     except Exception:
                         log.exception("UDP query failed")
                         continue
-                if reply is not None:
-                    try:
-                        send(reply, address)
-                    except OSError:  # full buffer or gone: drop, as UDP may
-                        pass
+                    if reply is None:
+                        continue
+                try:
+                    send(reply, address)
+                except OSError:  # full buffer or gone: drop, as UDP may
+                    pass
         finally:
             self.queries[UDP] += count
             self.cache_hits += hits

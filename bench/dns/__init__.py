@@ -1,0 +1,1 @@
+"""DNS serving benchmark: fedns's embedded server against nsd (``python -m bench.dns``)."""
