@@ -585,6 +585,17 @@ def _reply(request: DNSRecord, rcode: int, aa: bool, edns: _Edns | None,
     return reply
 
 
+def unavailable(request: DNSRecord, settings: settings_mod.Settings) -> DNSRecord:
+    """SERVFAIL for ``request``, question and OPT echoed: the zone is not loaded yet,
+    and an empty zone must not deny names to caches."""
+    try:
+        edns: _Edns | None = _read_edns(request)
+    except _FormErr:
+        edns = None
+    return _reply(request, SERVFAIL, False, edns, settings,
+                  question=len(request.questions) == 1 and request.header.opcode != 5)
+
+
 def _match_zone(settings: settings_mod.Settings, name: Labels) -> Labels | None:
     best: Labels | None = None
     for zone in settings.zones:

@@ -54,13 +54,13 @@ async def running(store: base.Store, settings: settings_mod.Settings,
                   listen: str = DEFAULT_LISTEN, *, sync_timeout: float = 10.0
                   ) -> AsyncIterator[Running]:
     """Serve ``settings.zones`` from ``store`` on ``listen`` for the ``with`` body.
-    Queries are answered once the first listing of the Store has been applied (or
-    after ``sync_timeout``, with whatever the zone holds, while the source retries)."""
+    Waits up to ``sync_timeout`` for the first listing of the Store; until it has
+    been applied, queries get SERVFAIL (an empty zone would deny every name)."""
     host, port = parse_listen(listen)
     zone = zone_mod.Zone(settings.prefix)
     source = source_mod.ZoneSource(store, zone)
     feed = asyncio.create_task(source.run(), name="dns-zone-source")
-    server = server_mod.Server(zone, settings)
+    server = server_mod.Server(zone, settings, ready=source.synced.is_set)
     try:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(source.synced.wait(), sync_timeout)

@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import socket
 import struct
+from collections.abc import Callable
 
 from dnslib import DNSRecord
 
@@ -63,8 +64,11 @@ class Server:
     """Answers DNS over UDP and TCP for ``zone`` with ``settings``."""
 
     def __init__(self, zone: zone_mod.Zone, settings: settings_mod.Settings, *,
-                 tcp_idle_timeout: float = DEFAULT_TCP_IDLE) -> None:
+                 tcp_idle_timeout: float = DEFAULT_TCP_IDLE,
+                 ready: Callable[[], bool] | None = None) -> None:
         self.zone = zone
+        # Until ready() (the zone's first load), every query gets SERVFAIL, uncached.
+        self.ready = ready
         self.settings = settings
         self.tcp_idle_timeout = tcp_idle_timeout
         # counters for metrics(): queries per transport, responses per rcode
@@ -110,6 +114,8 @@ class Server:
         if len(data) < 12 or data[2] & 0x80:  # no header, or a response: drop
             self.dropped += 1
             return None
+        if self.ready is not None and not self.ready():
+            return self._unavailable(data)
         cache = self._fresh_cache(transport)
         key: object = (data[2:], self._site_index(host)) if self.settings.sites else data[2:]
         tail = cache.get(key)
@@ -122,6 +128,14 @@ class Server:
             self.cache_hits += 1
         self.rcodes[tail[1] & 0xF] += 1
         return data[:2] + tail
+
+    def _unavailable(self, data: bytes) -> bytes:
+        try:
+            reply = bytes(answer_mod.unavailable(DNSRecord.parse(data), self.settings).pack())
+        except Exception:  # noqa: BLE001 - any parse failure is the client's
+            reply = _error(data, answer_mod.FORMERR)
+        self.rcodes[reply[3] & 0xF] += 1
+        return reply
 
     def _compute(self, data: bytes, host: str, transport: int) -> bytes:
         try:
@@ -170,15 +184,16 @@ class Server:
                 if tail is not None:
                     hits += 1
                     rcodes[tail[1] & 0xF] += 1
-                    reply: bytes | None = data[:2] + tail
+                    reply = data[:2] + tail
                 else:
                     try:
-                        reply = self.respond(data, address[0], UDP)
+                        computed = self.respond(data, address[0], UDP)
                     except Exception:
                         log.exception("UDP query failed")
                         continue
-                    if reply is None:
+                    if computed is None:
                         continue
+                    reply = computed
                 try:
                     send(reply, address)
                 except OSError:  # full buffer or gone: drop, as UDP may

@@ -11,7 +11,7 @@ import dns.asyncquery
 import dns.message
 import dns.rcode
 
-from fedns.dnsserver import settings
+from fedns.dnsserver import daemon, settings
 from fedns.records import apply, desired
 from fedns.store import base
 from tests.dnsserver import helpers
@@ -30,9 +30,10 @@ async def addresses(port: int, name: str = NAME) -> set[str] | None:
     return {rr.address for rrset in reply.answer for rr in rrset if rr.rdtype == 1}
 
 
-async def elapsed_until(port: int, want: set[str] | None) -> float:
+async def elapsed_until(port: int, want: set[str] | None, timeout: float = 2) -> float:
     start = time.monotonic()
-    await aio.until(lambda: _matches(port, want), timeout=2, interval=0.001, what=f"{want}")
+    await aio.until(lambda: _matches(port, want), timeout=timeout, interval=0.001,
+                    what=f"{want}")
     return time.monotonic() - start
 
 
@@ -126,10 +127,24 @@ async def test_store_outage_keeps_last_zone_then_catches_up():
             await elapsed_until(port, {"192.0.2.10", "198.51.100.5"})
 
 
-async def test_store_down_at_start_serves_empty_zone_then_fills():
+async def test_store_down_at_start_fills_when_it_comes_back():
     async with helpers.memory_store() as inner:
         store = FlakyStore(inner)
         store.fail_range = 2
         await apply.apply(inner, helpers.REF, records("umich"))
         async with helpers.serving(store, CONFIG) as port:
             await elapsed_until(port, {"192.0.2.10"})
+
+
+async def test_servfail_until_first_load():
+    async with helpers.memory_store() as inner:
+        store = FlakyStore(inner)
+        store.fail_range = 10_000
+        await apply.apply(inner, helpers.REF, records("umich"))
+        async with daemon.running(store, CONFIG, "127.0.0.1:0", sync_timeout=0.05) as handle:
+            port = handle.address[1]
+            query = dns.message.make_query(NAME, "A")
+            reply = await dns.asyncquery.udp(query, "127.0.0.1", port=port, timeout=2)
+            assert reply.rcode() == dns.rcode.SERVFAIL and not reply.answer
+            store.fail_range = 0
+            await elapsed_until(port, {"192.0.2.10"}, timeout=8)  # after the backoff
