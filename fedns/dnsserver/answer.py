@@ -680,7 +680,10 @@ def answer(zone: zone_mod.Zone, request: DNSRecord, client: settings_mod.IPAddre
             if qtype == T_ANY:
                 records = [RR(owner, T_HINFO, ttl=settings.any_ttl, rdata=RD(b"\x07RFC8482\x00"))]
     except _NameError:
-        reply = _reply(request, NXDOMAIN, True, edns, settings, scope if tailored else 0)
+        # The apex and the configured NS names exist even with no keys for them.
+        exists = name == apex or _synthetic_ns_addresses(ctx, name, owner, qtype) is not None
+        reply = _reply(request, NOERROR if exists else NXDOMAIN, True, edns, settings,
+                       scope if tailored else 0)
         reply.add_auth(_soa(ctx))
         return reply
     except _ServFail:

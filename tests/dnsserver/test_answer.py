@@ -251,3 +251,29 @@ def test_cname_chain_depth_is_limited():
     assert len(short.answer) == 8  # 7 CNAMEs + the address
     deep = ask(z, FED_SETTINGS, dns.message.make_query("c0.example.com.", "A"))
     assert sections(deep)[:2] == ("NOERROR", set())
+
+
+@pytest.mark.parametrize(("name", "qtype", "rcode"), [
+    ("example.com.", "A", "NOERROR"),
+    ("example.com.", "MX", "NOERROR"),
+    ("example.com.", "HINFO", "NOERROR"),
+    ("ns.dns.example.com.", "TXT", "NOERROR"),
+    ("ns.dns.example.com.", "AAAA", "NOERROR"),
+    ("other.example.com.", "A", "NXDOMAIN"),
+])
+def test_empty_zone_apex_and_ns_names_exist(name, qtype, rcode):
+    response = ask(zone.Zone(), FED_SETTINGS, dns.message.make_query(name, qtype))
+    assert sections(response) == (rcode, set(), {
+        "example.com. 30 IN SOA ns.dns.example.com. hostmaster.example.com. * 7200 1800 86400 30"},
+        set())
+
+
+EMPTY_SOA = "example.com. 30 IN SOA ns.dns.example.com. hostmaster.example.com. * 7200 1800 86400 30"
+
+
+@pytest.mark.parametrize(("qtype", "want"), [
+    ("SOA", EMPTY_SOA), ("NS", "example.com. 300 IN NS ns.dns.example.com."),
+])
+def test_empty_zone_still_has_soa_and_ns(qtype, want):
+    response = ask(zone.Zone(), FED_SETTINGS, dns.message.make_query("example.com.", qtype))
+    assert sections(response)[:2] == ("NOERROR", {want})
