@@ -609,16 +609,16 @@ def answer(zone: zone_mod.Zone, request: DNSRecord, client: settings_mod.IPAddre
            settings: settings_mod.Settings) -> DNSRecord:
     """The response to ``request`` from ``client`` (its source address, or None)."""
     header = request.header
-    if header.opcode != 0:
-        # An UPDATE's first section is its zone, not a question: echo nothing then.
-        return _reply(request, NOTIMP, False, None, settings,
-                      question=len(request.questions) == 1 and header.opcode != 5)
     try:
         edns = _read_edns(request)
-        if len(request.questions) != 1:
-            raise _FormErr("not exactly one question")
     except _FormErr:
         return _reply(request, FORMERR, False, None, settings, question=False)
+    if header.opcode != 0:
+        # An UPDATE's first section is its zone, not a question: echo nothing then.
+        return _reply(request, NOTIMP, False, edns, settings,
+                      question=len(request.questions) == 1 and header.opcode != 5)
+    if len(request.questions) != 1:
+        return _reply(request, FORMERR, False, edns, settings, question=False)
     if edns.version != 0:
         return _reply(request, BADVERS, False, edns, settings)
 

@@ -79,6 +79,7 @@ class Reply:
     authority: set[str]
     additional: set[str]
     ecs: str | None  # "addr/source/scope" as dig prints it
+    payload: int | None  # the OPT record's UDP payload size; None: no OPT
 
 
 _SOA_SERIAL = re.compile(r"( SOA \S+ \S+ )\d+")
@@ -120,6 +121,7 @@ async def ask_dnspython(port: int, q: Query) -> Reply:
         flags={f.lower() for f in dns.flags.to_text(response.flags).split()},
         answer=section(response.answer), authority=section(response.authority),
         additional=section(response.additional), ecs=ecs,
+        payload=response.payload if response.edns >= 0 else None,
     )
 
 
@@ -155,6 +157,7 @@ async def ask_dig(port: int, q: Query) -> Reply:
         authority={normal(x) for x in data.get("AUTHORITY_SECTION") or []},
         additional={normal(x) for x in data.get("ADDITIONAL_SECTION") or []},
         ecs=edns.get("CLIENT-SUBNET"),
+        payload=edns.get("udp"),
     )
 
 

@@ -156,3 +156,5 @@ async def test_conformance(port, client, query, rcode, flags, answer, authority,
     assert reply.authority == authority
     assert reply.additional == additional
     assert reply.ecs == ecs
+    # OPT echoed (with our payload size) exactly when the query had one
+    assert reply.payload == (None if query.edns is None else CONFIG.edns_payload)
