@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dnslib import DNSRecord
 
 from fedns.dnsserver import answer as answer_mod
+from fedns.dnsserver import lookup
 from fedns.dnsserver import settings as settings_mod
 from fedns.dnsserver import zone as zone_mod
 
@@ -46,7 +47,7 @@ def _error(data: bytes, rcode: int) -> bytes:
 
 def _udp_limit(request: DNSRecord, settings: settings_mod.Settings) -> int:
     for rr in request.ar:
-        if rr.rtype == answer_mod.T_OPT:
+        if rr.rtype == lookup.T_OPT:
             return min(max(512, rr.rclass), settings.max_udp_payload)
     return 512
 
@@ -56,7 +57,7 @@ def _truncated(reply: DNSRecord) -> bytes:
     reply.header.tc = 1
     reply.rr = []
     reply.auth = []
-    reply.ar = [rr for rr in reply.ar if rr.rtype == answer_mod.T_OPT]
+    reply.ar = [rr for rr in reply.ar if rr.rtype == lookup.T_OPT]
     return bytes(reply.pack())
 
 
