@@ -1,6 +1,7 @@
 """The embedded authoritative DNS server for SkyDNS-format zones.
 
-``zone`` holds the records in memory, ``answer`` answers one query (pure),
-``server`` is the UDP/TCP transport, ``source`` keeps the zone current from the
+``zone`` holds the records in memory, ``answer`` answers one query and ``lookup``
+finds and builds its records as CoreDNS does (both pure), ``settings`` groups the
+options, ``server`` is the UDP/TCP transport, ``source`` keeps the zone current from the
 Store, and ``daemon`` puts them together (:func:`daemon.serve`).
 """
