@@ -11,11 +11,12 @@ dnsperf sends them with EDNS0.
 
 Each server is one process (nsd ``server-count: 1``, response-rate limiting off with
 ``rrl-ratelimit: 0``), pinned to one CPU with dnsperf on another when there are two.
-Per server: a warm-up pass, a throughput run (QPS and dnsperf's mean latency), then a
-latency run of the same load with ``-v`` (every response's latency, for p50/p99:
-dnsperf 2.10 has no histogram, and ``-v`` costs dnsperf time, so QPS comes from the
-run without it).  Every server is stopped by its own pid.  Prints a table and the
-fedns/nsd ratios; asserts nothing about time.
+After a warm-up pass each, the servers take turns in rounds of throughput runs (QPS
+and dnsperf's mean latency; the median round is shown with the range, since a
+shared machine is noisy), then one latency run each with ``-v`` (every response's
+latency, for p50/p99: dnsperf 2.10 has no histogram, and ``-v`` costs dnsperf time,
+so QPS comes from the runs without it).  Every server is stopped by its own pid.
+Prints a table and the fedns/nsd ratios of the medians; asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -211,17 +212,32 @@ def dnsperf(port: int, queries: pathlib.Path, seconds: float, cpu: int | None,
     return stats, latencies
 
 
-def measure(port: int, queries: pathlib.Path, args: argparse.Namespace,
-            cpu: int | None) -> dict[str, float]:
-    dnsperf(port, queries, args.warmup, cpu, False, args.clients, args.outstanding)
-    stats, _ = dnsperf(port, queries, args.seconds, cpu, False, args.clients, args.outstanding)
-    _, latencies = dnsperf(port, queries, args.latency_seconds, cpu, True, args.clients,
-                           args.outstanding)
-    latencies.sort()
-    stats["p50"] = statistics.median(latencies)
-    stats["p99"] = latencies[int(len(latencies) * 0.99)]
-    stats["samples"] = len(latencies)
-    return stats
+def measure(ports: dict[str, int], queries: pathlib.Path, args: argparse.Namespace,
+            cpu: int | None) -> dict[str, dict[str, float]]:
+    """Rounds of throughput runs, the servers alternating (so a noisy neighbour hits
+    both), then one latency run each; the median round is reported."""
+    def run(port: int, seconds: float, verbose: bool) -> tuple[dict[str, float], list[float]]:
+        return dnsperf(port, queries, seconds, cpu, verbose, args.clients, args.outstanding)
+
+    for port in ports.values():
+        run(port, args.warmup, False)
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in ports}
+    names = list(ports)
+    for i in range(args.rounds):
+        for name in names[i % 2:] + names[:i % 2]:
+            rounds[name].append(run(ports[name], args.seconds, False)[0])
+    results = {}
+    for name, port in ports.items():
+        runs = sorted(rounds[name], key=lambda r: r["qps"])
+        stats = dict(runs[len(runs) // 2])
+        stats["qps_min"], stats["qps_max"] = runs[0]["qps"], runs[-1]["qps"]
+        _, latencies = run(port, args.latency_seconds, True)
+        latencies.sort()
+        stats["p50"] = statistics.median(latencies)
+        stats["p99"] = latencies[int(len(latencies) * 0.99)]
+        stats["samples"] = len(latencies)
+        results[name] = stats
+    return results
 
 
 def same_answers(port_a: int, port_b: int, names: list[str], rng: random.Random) -> int:
@@ -236,9 +252,10 @@ def same_answers(port_a: int, port_b: int, names: list[str], rng: random.Random)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10, help="throughput run length")
-    parser.add_argument("--latency-seconds", type=float, default=5)
-    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--seconds", type=float, default=5, help="one throughput run")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput runs per server")
+    parser.add_argument("--latency-seconds", type=float, default=4)
+    parser.add_argument("--warmup", type=float, default=1)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--outstanding", type=int, default=200)
     args = parser.parse_args()
@@ -266,25 +283,25 @@ def main() -> None:
             wait_answering(fedns_port, names[0])
             wait_answering(nsd_port, names[0])
             agreed = same_answers(fedns_port, nsd_port, names, rng)
-            results = {}
-            # nsd first, then fedns: each alone on its CPU while measured (the idle
-            # one only waits in its poll).
-            results["nsd"] = measure(nsd_port, queries, args, perf_cpu)
-            results["fedns"] = measure(fedns_port, queries, args, perf_cpu)
+            # Both run all along on the same CPU; the one not measured only waits in
+            # its poll.
+            results = measure({"nsd": nsd_port, "fedns": fedns_port}, queries, args, perf_cpu)
 
     print(f"dns bench: {len(names)} names ({SERVICES} services x 4 names), "
           f"{len(records)} keys; 80% hits, 20% NXDOMAIN, type A, EDNS0")
-    print(f"dnsperf -c {args.clients} -q {args.outstanding}, {args.seconds:g} s throughput "
-          f"+ {args.latency_seconds:g} s latency (-v) per server; one server process each"
+    print(f"dnsperf -c {args.clients} -q {args.outstanding}; per server {args.rounds} x "
+          f"{args.seconds:g} s throughput runs, alternating (median shown), then "
+          f"{args.latency_seconds:g} s with -v for p50/p99; one server process each"
           + (f", server on CPU {server_cpu}, dnsperf on CPU {perf_cpu}" if server_cpu is not None
              else ""))
     print(f"answers agree on {agreed} sampled names\n")
-    print(f"{'server':8} {'QPS':>10} {'mean ms':>8} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'lost':>6} {'resp B':>7} {'samples':>8}")
+    print(f"{'server':8} {'QPS':>9} {'QPS range':>17} {'mean ms':>8} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'lost':>5} {'resp B':>6}")
     for name, r in results.items():
-        print(f"{name:8} {r['qps']:10.0f} {r['mean'] * 1e3:8.3f} {r['p50'] * 1e3:8.3f} "
-              f"{r['p99'] * 1e3:8.3f} {r['lost']:6.0f} {r['response_bytes']:7.0f} "
-              f"{r['samples']:8.0f}")
+        spread = f"{r['qps_min']:.0f}-{r['qps_max']:.0f}"
+        print(f"{name:8} {r['qps']:9.0f} {spread:>17} {r['mean'] * 1e3:8.3f} "
+              f"{r['p50'] * 1e3:7.3f} {r['p99'] * 1e3:7.3f} {r['lost']:5.0f} "
+              f"{r['response_bytes']:6.0f}")
     f, n = results["fedns"], results["nsd"]
     print(f"\nratio fedns/nsd: QPS {f['qps'] / n['qps']:.2f}, mean latency "
           f"{f['mean'] / n['mean']:.2f}, p99 latency {f['p99'] / n['p99']:.2f}")
