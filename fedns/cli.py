@@ -22,6 +22,9 @@ from fedns import errors
 COMMAND_MODULES = [
     "fedns.store.command",
     "fedns.sim.command",
+    "fedns.run_command",
+    "fedns.demo",
+    "fedns.status_command",
 ]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2

@@ -1,0 +1,1 @@
+"""fedns.api: the appliance HTTP surface (health, readiness, metrics, fedns.io objects)."""

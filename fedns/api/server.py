@@ -1,0 +1,65 @@
+"""The appliance's HTTP surface: /healthz, /readyz, /metrics, and the fedns.io API.
+
+Built on :mod:`fedns.kapi`, so ``kubectl --server URL get ippools,members`` works
+against it.  Reads are open; writes need the bearer token from the config (401 as
+kube-apiserver answers it otherwise).  /readyz is ready once every member's caches
+have synced and the DNS zone has been loaded.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from fedns.kapi import registry as kapi_registry
+from fedns.kapi import server as kapi_server
+from fedns.kapi import status
+from fedns.store import base
+
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class APIServer(kapi_server.Server):
+    """kapi over the appliance's Store, with the appliance's health and metrics."""
+
+    def __init__(self, store: base.Store, reg: kapi_registry.Registry,
+                 metrics: CollectorRegistry, checks: Callable[[], dict[str, str]],
+                 token: str = "") -> None:
+        super().__init__(store, reg, token=None)
+        self.write_token = token
+        self.metrics_registry = metrics
+        self._checks = checks  # name -> "" when fine, else what is wrong
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        head = request.path.strip("/").split("/", 1)[0]
+        if head == "healthz" or head == "livez":
+            return web.Response(text="ok", content_type="text/plain")
+        if head == "readyz":
+            return self._ready(request)
+        if head == "metrics":
+            body = generate_latest(self.metrics_registry)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        if request.method not in READ_METHODS and not self._authorized(request):
+            raise status.unauthorized()
+        return await super()._dispatch(request)
+
+    def _authorized(self, request: web.Request) -> bool:
+        if not self.write_token:
+            return True
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode(), self.write_token.encode())
+
+    def _ready(self, request: web.Request) -> web.Response:
+        problems = {name: text for name, text in self._checks().items() if text}
+        if "verbose" in request.query or problems:
+            lines = [f"[-]{name} failed: {text}" if text else f"[+]{name} ok"
+                     for name, text in sorted(self._checks().items())]
+            lines.append("readyz check failed" if problems else "readyz check passed")
+            return web.Response(text="\n".join(lines) + "\n", status=503 if problems else 200,
+                                content_type="text/plain")
+        return web.Response(text="ok", content_type="text/plain")
+

@@ -1,0 +1,156 @@
+"""The appliance: Store, IPAM, members, controller, DNS server and API wired from Settings.
+
+``Appliance(settings)`` is what ``fedns run`` and ``fedns demo`` start.  Every replica
+follows every member, serves DNS from the Store and serves the API; the leader
+(elected through a Store lease) also reconciles.  ``start()`` returns once all of it
+is listening; ``stop()`` undoes it in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from fedns import config, store
+from fedns.api import metrics as metrics_mod
+from fedns.api import resources as api_resources
+from fedns.api import server as api_server
+from fedns.controller import leader, manager, reconciler, state
+from fedns.dnsserver import daemon as dns_daemon
+from fedns.dnsserver import settings as dns_settings
+from fedns.ipamstore import manager as ipam_manager
+from fedns.members import member as member_mod
+
+log = logging.getLogger(__name__)
+
+
+class Appliance:
+    """One fedns replica."""
+
+    def __init__(self, settings: config.Settings, *, identity: str = "",
+                 probe_interval: float = 1.0, lease_ttl: int = 10, workers: int = 4,
+                 resync: float = 300.0) -> None:
+        self.settings = settings
+        self.identity = identity or f"{socket.gethostname()}-{os.getpid()}"
+        self.probe_interval = probe_interval
+        self.lease_ttl = lease_ttl
+        self.workers = workers
+        self.resync = resync
+        self.registry = CollectorRegistry()
+        self.metrics = metrics_mod.ControllerMetrics(self.registry)
+        self.store: Any = None
+        self.ipam: Any = None
+        self.members: dict[str, member_mod.Member] = {}
+        self.manager: manager.Manager | None = None
+        self.elector: leader.Elector | None = None
+        self.dns: dns_daemon.Running | None = None
+        self.api: api_server.APIServer | None = None
+        self.api_address: tuple[str, int] = ("", 0)
+        self._stack = contextlib.AsyncExitStack()
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def dns_address(self) -> tuple[str, int]:
+        return self.dns.address if self.dns else ("", 0)
+
+    @property
+    def leading(self) -> bool:
+        return bool(self.elector and self.elector.leading)
+
+    def _dns_settings(self) -> dns_settings.Settings:
+        sites = []
+        for site, subnets in self.settings.dns.sites.items():
+            where = next((m for m in self.members.values() if m.spec.site_name == site), None)
+            if where is None:
+                log.warning("dns.sites.%s: no member belongs to that site; ignored", site)
+                continue
+            topo = self.manager.reconciler.topology(where.name) if self.manager else None
+            if topo is None:
+                log.warning("dns.sites.%s: topology of %s unknown yet; ignored", site, where.name)
+                continue
+            sites.append(dns_settings.Site.make(site, topo.region, topo.zone, subnets))
+        return dns_settings.Settings(zones=(self.settings.domain,), sites=tuple(sites))
+
+    def _checks(self) -> dict[str, str]:
+        out = {}
+        for name, m in self.members.items():
+            out[f"member-{name}"] = "" if m.synced() else "caches not synced"
+        out["dns-zone"] = "" if self.dns and self.dns.source.synced.is_set() else "zone not loaded"
+        return out
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        s = self.settings
+        self.store = await store.open_store(s.store)
+        self._stack.push_async_callback(self.store.close)
+
+        sites = {spec.name: spec.site_name for spec in s.members}
+        self.ipam = ipam_manager.IPAM(self.store, sites, registry=self.registry)
+        await self.ipam.start()
+        self._stack.push_async_callback(self.ipam.stop)
+        if s.pools:
+            await self.ipam.apply_pools(list(s.pools))
+
+        slices = state.SliceIndex()
+        rec = reconciler.Reconciler(self.store, s.federation, s.domain, s.dns.ttl,
+                                    self.members, self.ipam, slices)
+        self.manager = manager.Manager(
+            rec, self.members, self.metrics, workers=self.workers, resync=self.resync,
+            extra_keys=lambda: {(a.namespace, a.service) for a in self.ipam.allocations()})
+        for spec in s.members:
+            self.members[spec.name] = member_mod.Member(
+                spec, on_change=self.manager.on_change, on_health=self.manager.on_health,
+                probe_interval=self.probe_interval)
+        for m in self.members.values():
+            await m.start()
+            self._stack.push_async_callback(m.stop)
+        # nearest answers need each site's region/zone: give the caches a moment
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                while not all(m.synced() for m in self.members.values()):
+                    await asyncio.sleep(0.02)
+
+        self.dns = await self._stack.enter_async_context(
+            dns_daemon.running(self.store, self._dns_settings(), s.dns.listen))
+
+        reg = api_resources.registry()
+        self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
+                                        token=s.api.token)
+        host, port = config.split_listen(s.api.listen)
+        port = await self.api.start(host, port)
+        self.api_address = (host, port)
+        self._stack.push_async_callback(self.api.stop)
+        publisher = api_resources.Publisher(self.api.storage, reg, self.ipam, self.members,
+                                            self.manager.reconciler)
+
+        async def lead() -> None:
+            await asyncio.gather(self.manager.lead(), publisher.run())
+
+        self.elector = leader.Elector(self.store, self.identity, lead, ttl=self.lease_ttl)
+        self._tasks.append(asyncio.create_task(self.elector.run(), name="elector"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await self._stack.aclose()
+
+    async def __aenter__(self) -> Appliance:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,308 @@
+"""``fedns demo``: the whole appliance on the embedded default, with simulated members.
+
+Three simulated members in different regions and zones, a pool per site from the
+documentation ranges, sample LoadBalancer Services created through the kubernetes
+client (one of them without ready endpoints), the DNS server and the API.  Without
+``--smoke`` it prints what to try and runs until Ctrl-C; with ``--smoke`` it runs the
+scripted scenario (create, resolve every tier, fail a member, see the fallback,
+delete, see the withdrawal), prints each check and exits 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import dnslib
+import kubernetes
+
+from fedns import app, config
+from fedns.controller import state
+from fedns.run_command import setup_logging, wait_for_signal
+from fedns.sim import cluster
+
+FEDERATION, DOMAIN, NAMESPACE = "demo", "fedns.example", "default"
+MEMBERS = "umich:us-east:us-east-1,uva:us-east:us-east-2,ucsd:us-west:us-west-1"
+POOLS = [
+    {"name": "umich-v4", "site": "umich", "addresses": ["192.0.2.0/26"]},
+    {"name": "uva-v4", "site": "uva", "addresses": ["192.0.2.64-192.0.2.127"]},
+    {"name": "ucsd-v4", "site": "ucsd", "addresses": ["198.51.100.0/26"],
+     "reserved": ["198.51.100.0-198.51.100.9"]},
+]
+# client subnets per site, for nearest answers (dig +subnet=...)
+SITES = {"umich": ["10.1.0.0/16"], "uva": ["10.2.0.0/16"], "ucsd": ["10.3.0.0/16"]}
+# service -> {member: ready endpoints?}
+SERVICES = {
+    "hello": {"umich": True, "uva": True, "ucsd": True},
+    "api": {"umich": True, "ucsd": True},
+    "pending": {"uva": False},
+}
+
+
+class SmokeFailed(Exception):
+    """A scripted check failed."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("demo", help="run everything embedded with simulated members")
+    parser.add_argument("--smoke", action="store_true",
+                        help="run the scripted scenario, print each check, exit 1 on failure")
+    parser.add_argument("--dns-listen", default="127.0.0.1:5353", metavar="ADDR:PORT")
+    parser.add_argument("--api-listen", default="127.0.0.1:8080", metavar="ADDR:PORT")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the appliance does")
+    parser.set_defaults(func=_demo)
+
+
+def settings_for(kubeconfig: str, dns_listen: str, api_listen: str) -> config.Settings:
+    return config.parse({
+        "federation": FEDERATION, "domain": DOMAIN, "store": "memory://",
+        "dns": {"listen": dns_listen, "ttl": 30, "sites": SITES},
+        "api": {"listen": api_listen},
+        "members": [{"name": spec.name, "kubeconfig": kubeconfig, "context": spec.name}
+                    for spec in cluster.parse_members(MEMBERS)],
+        "pools": POOLS,
+    }, "demo")
+
+
+# -- talking to members and DNS as a user would --------------------------------
+
+
+def _client(kubeconfig: str, member: str) -> Any:
+    return kubernetes.config.new_client_from_config(config_file=kubeconfig, context=member,
+                                                    persist_config=False)
+
+
+def _service(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": name}},
+            "spec": {"type": "LoadBalancer", "selector": {"app": name},
+                     "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}}
+
+
+def _slice(name: str, ready: bool) -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{name}-1", "namespace": NAMESPACE,
+                         "labels": {state.SERVICE_NAME_LABEL: name}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "endpoints": [{"addresses": ["10.244.0.10"], "conditions": {"ready": ready}}]}
+
+
+def create_service(kubeconfig: str, member: str, name: str, ready: bool) -> None:
+    with _client(kubeconfig, member) as api:
+        kubernetes.client.CoreV1Api(api).create_namespaced_service(NAMESPACE, _service(name))
+        kubernetes.client.DiscoveryV1Api(api).create_namespaced_endpoint_slice(
+            NAMESPACE, _slice(name, ready))
+
+
+def delete_service(kubeconfig: str, member: str, name: str) -> None:
+    with _client(kubeconfig, member) as api:
+        kubernetes.client.CoreV1Api(api).delete_namespaced_service(name, NAMESPACE)
+        kubernetes.client.DiscoveryV1Api(api).delete_namespaced_endpoint_slice(
+            f"{name}-1", NAMESPACE)
+
+
+def ingress(kubeconfig: str, member: str, name: str) -> list[str]:
+    with _client(kubeconfig, member) as api:
+        svc = kubernetes.client.CoreV1Api(api).read_namespaced_service(
+            name, NAMESPACE, _preload_content=False)
+        return state.ingress_ips(json.loads(svc.data))
+
+
+def query(server: tuple[str, int], name: str, qtype: str = "A",
+          subnet: str = "") -> tuple[str, list[str]]:
+    """(rcode, answers as 'TYPE value') from the DNS server."""
+    q = dnslib.DNSRecord.question(name, qtype)
+    if subnet:
+        net, _, length = subnet.partition("/")
+        ecs = dnslib.EDNSOption(8, bytes([0, 1, int(length), 0]) +
+                                bytes(int(o) for o in net.split("."))[: (int(length) + 7) // 8])
+        q.add_ar(dnslib.EDNS0(udp_len=1232, opts=[ecs]))
+    reply = dnslib.DNSRecord.parse(q.send(server[0], server[1], timeout=2))
+    rcode = dnslib.RCODE.get(reply.header.rcode)
+    return str(rcode), sorted(f"{dnslib.QTYPE.get(rr.rtype)} {rr.rdata}" for rr in reply.rr)
+
+
+# -- the scenario ---------------------------------------------------------------
+
+
+class Smoke:
+    """Scripted checks; each prints one line with its result and time."""
+
+    def __init__(self, appliance: app.Appliance, members: list[cluster.Member],
+                 kubeconfig: str) -> None:
+        self.appliance = appliance
+        self.members = {m.name: m for m in members}
+        self.kubeconfig = kubeconfig
+        self.failures = 0
+        self.ips: dict[tuple[str, str], list[str]] = {}
+
+    def name(self, service: str, *tier: str) -> str:
+        return ".".join([service, NAMESPACE, FEDERATION, "svc", *tier, DOMAIN])
+
+    async def check(self, what: str, probe: Callable[[], Awaitable[Any]],
+                    timeout: float = 10.0) -> Any:
+        """Poll ``probe`` until it returns a truthy value; print the outcome."""
+        start = time.monotonic()
+        last: Any = None
+        while True:
+            try:
+                last = await probe()
+            except Exception as err:  # noqa: BLE001 - a failed probe is retried, then reported
+                last = f"error: {err}"
+            if last and not isinstance(last, str):
+                print(f"  ok    {what} ({(time.monotonic() - start) * 1000:.0f} ms)", flush=True)
+                return last
+            if time.monotonic() - start > timeout:
+                print(f"  FAIL  {what}: last saw {last!r}", flush=True)
+                self.failures += 1
+                return None
+            await asyncio.sleep(0.05)
+
+    async def answers(self, name: str, qtype: str = "A", subnet: str = "") -> tuple[str, list[str]]:
+        return await asyncio.to_thread(query, self.appliance.dns_address, name, qtype, subnet)
+
+    def expect(self, name: str, want: list[str], qtype: str = "A", subnet: str = "",
+               rcode: str = "NOERROR") -> Callable[[], Awaitable[bool]]:
+        async def probe() -> bool:
+            got_rcode, got = await self.answers(name, qtype, subnet)
+            return got_rcode == rcode and got == sorted(want)
+        return probe
+
+    def a(self, *pairs: tuple[str, str]) -> list[str]:
+        return [f"A {ip}" for pair in pairs for ip in self.ips[pair]]
+
+    async def run(self) -> int:
+        kc = self.kubeconfig
+        print("create the sample Services through the kubernetes client")
+        for service, where in SERVICES.items():
+            for member, ready in where.items():
+                await asyncio.to_thread(create_service, kc, member, service, ready)
+        for service, where in SERVICES.items():
+            for member in where:
+                pool = next(p for p in POOLS if p["site"] == member)
+
+                async def got_ip(member: str = member, service: str = service) -> list[str]:
+                    return await asyncio.to_thread(ingress, kc, member, service)
+
+                ips = await self.check(f"{member}/{service} gets an IP from {pool['name']}", got_ip)
+                self.ips[(member, service)] = ips or []
+
+        print("resolve every tier")
+        hello = "hello"
+        await self.check(f"{self.name(hello)} answers every member",
+                         self.expect(self.name(hello), self.a(("umich", hello), ("uva", hello),
+                                                              ("ucsd", hello))))
+        await self.check(f"{self.name(hello, 'us-east')} answers umich and uva",
+                         self.expect(self.name(hello, "us-east"),
+                                     self.a(("umich", hello), ("uva", hello))))
+        await self.check(f"{self.name(hello, 'us-east-2', 'us-east')} answers uva",
+                         self.expect(self.name(hello, "us-east-2", "us-east"),
+                                     self.a(("uva", hello))))
+        await self.check(f"umich.{self.name(hello)} answers umich alone",
+                         self.expect("umich." + self.name(hello), self.a(("umich", hello))))
+        api_zone = self.name("api", "us-east-2", "us-east")
+        await self.check(f"{api_zone} (no copy in that zone) falls back by CNAME to the region",
+                         self.expect(api_zone, [f"A {self.ips[('umich', 'api')][0]}",
+                                                f"CNAME {self.name('api', 'us-east')}."]))
+        await self.check(f"{self.name('pending')} (no ready endpoint) is NXDOMAIN",
+                         self.expect(self.name("pending"), [], rcode="NXDOMAIN"))
+        await self.check(f"{self.name(hello)} from a ucsd client (ECS 10.3.0.0/16) is ucsd's copy",
+                         self.expect(self.name(hello), self.a(("ucsd", hello)),
+                                     subnet="10.3.0.0/16"))
+
+        print("fail a member")
+        await self.members["uva"].stop()
+        await self.check(f"uva is withdrawn from {self.name(hello)} after 3 failed probes",
+                         self.expect(self.name(hello), self.a(("umich", hello), ("ucsd", hello))))
+        await self.check(f"{self.name(hello, 'us-east-2', 'us-east')} falls back to the region",
+                         self.expect(self.name(hello, "us-east-2", "us-east"),
+                                     self.a(("umich", hello)) +
+                                     [f"CNAME {self.name(hello, 'us-east')}."]))
+        await self.members["uva"].start()
+        await self.check("uva is back when it answers again",
+                         self.expect(self.name(hello), self.a(("umich", hello), ("uva", hello),
+                                                              ("ucsd", hello))))
+
+        print("delete")
+        await asyncio.to_thread(delete_service, kc, "ucsd", hello)
+        await self.check(f"deleting {hello} in ucsd withdraws it",
+                         self.expect(self.name(hello), self.a(("umich", hello), ("uva", hello))))
+
+        async def released() -> bool:
+            return not any(a.member == "ucsd" and a.service == hello
+                           for a in self.appliance.ipam.allocations())
+        await self.check("its address goes back to the ucsd pool", released)
+        for member in ("umich", "uva"):
+            await asyncio.to_thread(delete_service, kc, member, hello)
+        await self.check(f"deleting {hello} everywhere makes it NXDOMAIN",
+                         self.expect(self.name(hello), [], rcode="NXDOMAIN"))
+
+        async def no_keys() -> bool:
+            listing = await self.appliance.store.range(b"/skydns/")
+            return not any(b"/hello/" in kv.key or kv.key.endswith(b"/hello")
+                           for kv in listing.kvs)
+        await self.check("no record key of it is left in the Store", no_keys)
+        print(f"{'FAILED' if self.failures else 'passed'}: {self.failures} failed checks")
+        return 1 if self.failures else 0
+
+
+def print_try(appliance: app.Appliance, kubeconfig: str) -> None:
+    host, port = appliance.dns_address
+    api_host, api_port = appliance.api_address
+    name = f"hello.{NAMESPACE}.{FEDERATION}.svc.{DOMAIN}"
+    print(f"""
+fedns demo is running: federation {FEDERATION!r}, domain {DOMAIN!r}
+  DNS:        {host}:{port} (udp and tcp)
+  API:        http://{api_host}:{api_port}
+  kubeconfig: {kubeconfig} (contexts: umich, uva, ucsd)
+
+Try:
+  dig @{host} -p {port} {name}
+  dig @{host} -p {port} {name.replace('.svc.', '.svc.us-east.')}
+  dig @{host} -p {port} {name.replace('.svc.', '.svc.us-east-2.us-east.')}
+  dig @{host} -p {port} umich.{name}
+  dig @{host} -p {port} +subnet=10.3.0.0/16 {name}
+  dig @{host} -p {port} SRV _http._tcp.{name}
+  dig @{host} -p {port} pending.{NAMESPACE}.{FEDERATION}.svc.{DOMAIN}
+  kubectl --kubeconfig {kubeconfig} --context umich get svc
+  kubectl --kubeconfig {kubeconfig} --context ucsd describe svc hello
+  kubectl --server http://{api_host}:{api_port} get ippools,members
+  fedns status --api http://{api_host}:{api_port}
+
+Ctrl-C stops it.""", flush=True)
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    if args.verbose:
+        setup_logging(True)
+    workdir = tempfile.mkdtemp(prefix="fedns-demo-")
+    kubeconfig = os.path.join(workdir, "kubeconfig")
+    members = await cluster.start_members(cluster.parse_members(MEMBERS))
+    try:
+        await cluster.wait_ready(members)
+        cluster.write_kubeconfig(members, kubeconfig)
+        settings = settings_for(kubeconfig, args.dns_listen, args.api_listen)
+        appliance = app.Appliance(settings, identity="demo", probe_interval=0.2, lease_ttl=5)
+        await appliance.start()
+        try:
+            if args.smoke:
+                return await Smoke(appliance, members, kubeconfig).run()
+            for service, where in SERVICES.items():
+                for member, ready in where.items():
+                    await asyncio.to_thread(create_service, kubeconfig, member, service, ready)
+            print_try(appliance, kubeconfig)
+            await wait_for_signal()
+            return 0
+        finally:
+            await appliance.stop()
+    finally:
+        with contextlib.suppress(Exception):
+            await cluster.stop_members(members)

@@ -1,0 +1,57 @@
+"""``fedns run --config FILE``: the appliance as the config says, until SIGINT/SIGTERM.
+
+Config errors are printed one line per wrong field before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from fedns import app, config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("run", help="run the controller, DNS server and API from a config file")
+    parser.add_argument("--config", required=True, metavar="FILE", help="the YAML config file")
+    parser.add_argument("--identity", default="", help="this replica's name in leader election "
+                        "(default: host name and pid)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.set_defaults(func=_run)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("aiohttp.access", "urllib3", "kubernetes"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)  # every problem, before anything starts
+    setup_logging(args.verbose)
+    appliance = app.Appliance(settings, identity=args.identity)
+    await appliance.start()
+    try:
+        dns_host, dns_port = appliance.dns_address
+        api_host, api_port = appliance.api_address
+        print(f"fedns {appliance.identity}: DNS on {dns_host}:{dns_port} (udp+tcp), "
+              f"API on http://{api_host}:{api_port}, store {settings.store}", flush=True)
+        await wait_for_signal()
+    finally:
+        await appliance.stop()
+    return 0
