@@ -31,7 +31,8 @@ from fedns.sim import cluster
 FEDERATION, DOMAIN, NAMESPACE = "demo", "fedns.example", "default"
 MEMBERS = "umich:us-east:us-east-1,uva:us-east:us-east-2,ucsd:us-west:us-west-1"
 POOLS = [
-    {"name": "umich-v4", "site": "umich", "addresses": ["192.0.2.0/26"]},
+    {"name": "umich-v4", "site": "umich", "addresses": ["192.0.2.0/26"],
+     "avoidBuggyIPs": True},
     {"name": "uva-v4", "site": "uva", "addresses": ["192.0.2.64-192.0.2.127"]},
     {"name": "ucsd-v4", "site": "ucsd", "addresses": ["198.51.100.0/26"],
      "reserved": ["198.51.100.0-198.51.100.9"]},
@@ -274,7 +275,7 @@ Try:
   dig @{host} -p {port} pending.{NAMESPACE}.{FEDERATION}.svc.{DOMAIN}
   kubectl --kubeconfig {kubeconfig} --context umich get svc
   kubectl --kubeconfig {kubeconfig} --context ucsd describe svc hello
-  kubectl --server http://{api_host}:{api_port} get ippools,members
+  kubectl --server http://{api_host}:{api_port} get ippools,members,federatedservices
   fedns status --api http://{api_host}:{api_port}
 
 Ctrl-C stops it.""", flush=True)
@@ -285,11 +286,11 @@ async def _demo(args: argparse.Namespace) -> int:
         setup_logging(True)
     workdir = tempfile.mkdtemp(prefix="fedns-demo-")
     kubeconfig = os.path.join(workdir, "kubeconfig")
+    settings = settings_for(kubeconfig, args.dns_listen, args.api_listen)  # bad input: no start
     members = await cluster.start_members(cluster.parse_members(MEMBERS))
     try:
         await cluster.wait_ready(members)
         cluster.write_kubeconfig(members, kubeconfig)
-        settings = settings_for(kubeconfig, args.dns_listen, args.api_listen)
         appliance = app.Appliance(settings, identity="demo", probe_interval=0.2, lease_ttl=5)
         await appliance.start()
         try:

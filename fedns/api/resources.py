@@ -53,7 +53,7 @@ FEDERATED_SERVICES = kapi_registry.Kind(
     GROUP, VERSION, "federatedservices", "FederatedService", namespaced=True,
     short_names=("fsvc",), categories=("fedns",), status=True,
     printer=tables.columns(("Members", ".status.members"), ("Healthy", ".status.healthy"),
-                           ("Addresses", ".status.addresses"), ("Name", ".status.dnsName")),
+                           ("Addresses", ".status.addresses"), ("DNS-Name", ".status.dnsName")),
     description="A Service published under federation DNS names.")
 
 
