@@ -101,6 +101,8 @@ class IPAM:
         self._watcher = asyncio.create_task(self._watch(), name="ipam-watch")
 
     async def stop(self) -> None:
+        """Stop watching and reporting usage; the Store stays open (the caller's)."""
+        self.metrics.detach(self)
         task, self._watcher = self._watcher, None
         if task is not None:
             task.cancel()
@@ -123,21 +125,27 @@ class IPAM:
         delay = 0.1
         while True:
             try:
-                async for batch in self.store.watch(keys.PREFIX, self.state.revision + 1):
-                    self.state.apply([(e.kv.key, e.kv if e.type is base.EventType.PUT else None,
-                                       e.kv.mod_revision) for e in batch])
-                    self.state.watched(batch[-1].kv.mod_revision)
-                    delay = 0.1
+                events = self.store.watch(keys.PREFIX, self.state.revision + 1)
+                async with contextlib.aclosing(events):  # type: ignore[type-var]  # a generator
+                    async for batch in events:
+                        self.state.apply([(e.kv.key,
+                                           e.kv if e.type is base.EventType.PUT else None,
+                                           e.kv.mod_revision) for e in batch])
+                        self.state.watched(batch[-1].kv.mod_revision)
+                        delay = 0.1
             except asyncio.CancelledError:
                 raise
             except base.Compacted:
                 log.info("IPAM watch fell behind compaction: reloading")
-                with contextlib.suppress(base.StoreError):
+                try:
                     await self._load()
+                    continue
+                except base.StoreError as err:
+                    log.warning("IPAM reload failed (%s); retrying in %.1fs", err, delay)
             except Exception as err:  # noqa: BLE001 - keep watching whatever the Store did
                 log.warning("IPAM watch failed (%s); resuming in %.1fs", err, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def _check_started(self) -> None:
         if not self._started:

@@ -85,6 +85,9 @@ class Metrics:
     def attach(self, source: UsageSource) -> None:
         self.usage.sources.add(source)
 
+    def detach(self, source: UsageSource) -> None:
+        self.usage.sources.discard(source)
+
 
 _BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, Metrics] = weakref.WeakKeyDictionary()
 
