@@ -1,0 +1,107 @@
+"""End to end with real etcd, ``fedns sim`` members, ``fedns run``, kubectl and dig."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.integration import harness as h
+
+
+@pytest.fixture
+def world(etcd, tmp_path):
+    sim = h.Sim(str(tmp_path))
+    replica = h.Replica(str(tmp_path), "r1", etcd.url, sim.kubeconfig)
+    try:
+        replica.start()
+        yield sim, replica, etcd
+    finally:
+        replica.kill()
+        sim.stop()
+
+
+def name(service: str, *tier: str) -> str:
+    return ".".join([service, "default", h.FEDERATION, "svc", *tier, h.DOMAIN])
+
+
+def test_kubectl_apply_to_dig(world):
+    sim, replica, etcd = world
+    for member in ("umich", "ucsd"):
+        sim.kubectl(member, "apply", "-f", "-", stdin=h.service_manifest("web"))
+    ips = {m: h.until(lambda m=m: h.ingress_ip(sim, m, "web"), 10, f"{m} ingress IP")
+           for m in ("umich", "ucsd")}
+    assert ipaddress.ip_address(ips["umich"]) in ipaddress.ip_network("192.0.2.0/25")
+    assert ipaddress.ip_address(ips["ucsd"]) in ipaddress.ip_network("198.51.100.0/24")
+
+    both = sorted(f"A {ip}" for ip in ips.values())
+    h.until(lambda: replica.dig(name("web")) == both, 5, "global name answers both")
+    assert replica.dig(name("web", "us-east-1", "us-east")) == [f"A {ips['umich']}"]
+    assert replica.dig(name("web", "us-west-1", "us-west")) == [f"A {ips['ucsd']}"]
+    # uva's zone has no copy: CNAME to the region, which has umich's
+    assert replica.dig(name("web", "us-east-2", "us-east")) == [
+        f"A {ips['umich']}", f"CNAME {name('web', 'us-east')}."]
+    assert replica.dig("_http._tcp." + name("web"), "SRV") == sorted(
+        f"SRV 10 50 80 {ip.replace('.', '-')}.{m}._http._tcp.{name('web')}."
+        for m, ip in ips.items())
+    events = sim.kubectl("umich", "get", "events", "-o", "json")
+    reasons = {e["reason"] for e in json.loads(events)["items"]}
+    assert "IPAllocated" in reasons
+
+    # the ucsd copy loses its ready endpoints: withdrawn within 2 s
+    sim.kubectl("ucsd", "patch", "endpointslice", "web-abc", "--type=json", "-p",
+                '[{"op":"replace","path":"/endpoints/0/conditions/ready","value":false}]')
+    took = h.elapsed_until(lambda: replica.dig(name("web")) == [f"A {ips['umich']}"], 5,
+                           "ucsd withdrawn")
+    assert took < 2.0
+    assert replica.dig(name("web", "us-west-1", "us-west")) == [
+        f"A {ips['umich']}", f"CNAME {name('web')}.", f"CNAME {name('web', 'us-west')}."]
+
+    # deleting it everywhere leaves no key behind, and the addresses go back
+    for member in ("umich", "ucsd"):
+        sim.kubectl(member, "delete", "-f", "-", stdin=h.service_manifest("web"))
+    h.until(lambda: replica.rcode(name("web")) == "NXDOMAIN", 5, "withdrawn")
+    endpoint = etcd.members[0].endpoint
+    h.until(lambda: not h.etcd_keys(endpoint, "/skydns/"), 5, "no record key left")
+    h.until(lambda: not h.etcd_keys(endpoint, "/fedns/ipam/addrs/"), 5, "addresses released")
+    assert not h.etcd_keys(endpoint, "/fedns/ipam/owners/")
+
+
+def test_allocation_failure_is_an_event_kubectl_describe_shows(world):
+    sim, replica, _ = world
+    manifest = h.service_manifest("pinned").replace(
+        "type: LoadBalancer", "type: LoadBalancer\n  loadBalancerIP: 203.0.113.7")
+    sim.kubectl("uva", "apply", "-f", "-", stdin=manifest)
+    h.until(lambda: "AllocationFailed" in sim.kubectl("uva", "describe", "svc", "pinned"), 10,
+            "AllocationFailed event")
+    described = sim.kubectl("uva", "describe", "svc", "pinned")
+    assert "requested_ip_outside_pools" in described
+    assert h.ingress_ip(sim, "uva", "pinned") == ""
+
+
+def test_api_serves_fedns_objects_to_kubectl_and_needs_the_token_to_write(world):
+    sim, replica, _ = world
+    server = f"http://127.0.0.1:{replica.api_port}"
+    kubectl = [h.kubectl_binary(), "--server", server]
+    h.until(lambda: "umich-v4" in subprocess.run(kubectl + ["get", "ippools"], capture_output=True,
+                                                text=True).stdout, 10, "ippools published")
+    out = subprocess.run(kubectl + ["get", "ippools"], capture_output=True, text=True).stdout
+    assert out.split("\n")[0].split() == ["NAME", "SITE", "ADDRESSES", "CAPACITY", "USED", "FREE",
+                                          "STATE", "AGE"]
+    assert "ucsd-v4" in out and "256" in out
+    members = subprocess.run(kubectl + ["get", "members"], capture_output=True, text=True).stdout
+    assert "umich" in members and "us-east-1" in members
+    req = urllib.request.Request(f"{server}/apis/fedns.io/v1alpha1/ippools", method="POST",
+                                 data=b'{"apiVersion":"fedns.io/v1alpha1","kind":"IPPool",'
+                                      b'"metadata":{"name":"x"},"spec":{}}',
+                                 headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=5)
+    assert err.value.code == 401
+    status = subprocess.run(h.fedns_cmd("status", "--api", server), capture_output=True,
+                            text=True, timeout=30)
+    assert status.returncode == 0 and "POOLS" in status.stdout and "umich-v4" in status.stdout
