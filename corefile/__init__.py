@@ -1,4 +1,8 @@
 """corefile: render and check CoreDNS Corefiles for the federation zone (pure, stdlib only).
 
-Reserved for the Corefile issue; it holds no code yet and nothing imports it.
+- :mod:`corefile.render` — the Corefile serving the zone from etcd, and a member's stub;
+- :mod:`corefile.syntax` — tokens and server blocks of Corefile text, with line numbers;
+- :mod:`corefile.check` — the problems of a Corefile, one ``FILE:LINE: message`` each.
+
+The command line (``fedns corefile render|check``) is :mod:`fedns.corefile_command`.
 """
