@@ -124,6 +124,8 @@ class Appliance:
 
         self.dns = await self._stack.enter_async_context(
             dns_daemon.running(self.store, self._dns_settings(), s.dns.listen))
+        self.registry.register(metrics_mod.DictCollector(
+            self.dns.server.metrics, "The embedded DNS server (see fedns/dnsserver/README.md)."))
 
         reg = api_resources.registry()
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,

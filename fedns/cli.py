@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "fedns.store.command",
     "fedns.sim.command",
     "fedns.run_command",
+    "fedns.dns_command",
     "fedns.demo",
     "fedns.status_command",
 ]

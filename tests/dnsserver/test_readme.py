@@ -15,6 +15,7 @@ import pathlib
 import re
 import shlex
 
+from fedns import dns_command
 from fedns.dnsserver import daemon
 from tests.dnsserver import helpers
 
@@ -31,15 +32,9 @@ def shell_blocks(text: str) -> list[list[str]]:
 
 
 def cli() -> argparse.ArgumentParser:
-    """``fedns dns`` as the Syntax section describes it."""
+    """``fedns dns`` exactly as the command line defines it."""
     parser = argparse.ArgumentParser(prog="fedns dns")
-    parser.add_argument("--store", required=True)
-    parser.add_argument("--zone", action="append", required=True)
-    parser.add_argument("--listen", default=daemon.DEFAULT_LISTEN)
-    parser.add_argument("--prefix", default="/skydns")
-    parser.add_argument("--site", action="append", default=[], type=daemon.parse_site)
-    parser.add_argument("--ns-name", action="append", default=[])
-    parser.add_argument("--ns-address", action="append", default=[])
+    dns_command.add_arguments(parser)
     return parser
 
 
