@@ -240,9 +240,14 @@ class IPAM:
     def _plan(self, req: request.Request, decision: allocator.Decision) -> Plan:
         st, plan = self.state, Plan()
         oid = keys.owner_id(req.uid, req.namespace, req.service)
-        assigned = set()
+        assigned = {a.family for a in decision.assignments}
+        for old in decision.release:
+            self._leave(plan, req.owner, old.pool, old.address)
+            if old.family not in assigned:
+                owner_key = keys.owner_key(req.member, oid, old.family)
+                plan.expect(owner_key, st.revision_of(owner_key))
+                plan.writes[owner_key] = None
         for a in decision.assignments:
-            assigned.add(a.family)
             if a.kept:
                 continue
             me = ledger.Allocation(req.member, req.namespace, req.service, req.uid, a.pool,
@@ -263,29 +268,39 @@ class IPAM:
             owner_key = keys.owner_key(req.member, oid, a.family)
             plan.expect(owner_key, st.revision_of(owner_key))
             plan.writes[owner_key] = keys.owner_to_json(me)
-        for old in decision.release:
-            addr_key = keys.addr_key(old.pool, old.address)
-            entry = st.holders(old.pool, old.address)
-            if entry is not None:
-                rest = [h for h in entry.value or () if h.owner != old.owner]
-                plan.expect(addr_key, entry.revision)
-                plan.writes[addr_key] = keys.addr_to_json(rest) if rest else None
-            if old.family not in assigned:
-                owner_key = keys.owner_key(req.member, oid, old.family)
-                plan.expect(owner_key, st.revision_of(owner_key))
-                plan.writes[owner_key] = None
+            # Whatever the ledger believes, the address the owner key names now is
+            # left in the same txn: an owner is never listed under two addresses.
+            owned = st.owner(req.member, oid, a.family)
+            if owned is not None:
+                self._leave(plan, req.owner, owned.value.pool, owned.value.address)
         return plan
 
+    def _leave(self, plan: Plan, owner: ledger.Owner, pool_name: str,
+               addr: address.Address) -> None:
+        """Take ``owner`` off an address record, if the plan does not already."""
+        addr_key = keys.addr_key(pool_name, addr)
+        if addr_key in plan.writes:
+            return
+        entry = self.state.holders(pool_name, addr)
+        if entry is None:
+            plan.expect(addr_key, 0)  # if it exists after all, it is read back
+            return
+        rest = [h for h in entry.value or () if h.owner != owner]
+        plan.expect(addr_key, entry.revision)
+        plan.writes[addr_key] = keys.addr_to_json(rest) if rest else None
+
     async def _fetch_owned(self, req: request.Request) -> None:
-        """Read the address records the owner's records point at, if unknown here:
-        another replica may have served this Service already (same answer, then)."""
+        """Read the address records the owner's records point at, unless known here
+        with the owner in them: another replica may have served this Service already
+        (then it keeps that answer)."""
         oid = keys.owner_id(req.uid, req.namespace, req.service)
         missing = []
         for family in address.FAMILIES:
             entry = self.state.owner(req.member, oid, family)
             if entry is not None:
                 record = entry.value
-                if self.state.holders(record.pool, record.address) is None:
+                held = self.state.holders(record.pool, record.address)
+                if held is None or not any(h.owner == req.owner for h in held.value or ()):
                     missing.append(keys.addr_key(record.pool, record.address))
         await self.refresh(missing)
 

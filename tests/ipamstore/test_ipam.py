@@ -4,6 +4,7 @@ release, sharing, replicas, and what the Store holds afterwards."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 
 import pytest
@@ -209,6 +210,36 @@ async def test_two_replicas_serving_one_service_agree_on_one_address(cluster):
     found = await dump(a.store)
     assert sorted(owners_of(found).values()) == [f"192.0.2.{i}" for i in range(5)]
     assert all(len(h) == 1 for h in addrs_of(found).values())
+
+
+async def test_a_stale_replica_never_gives_a_served_service_a_second_address(cluster):
+    a = await cluster.replica(SITE)
+    b = await cluster.replica(SITE)
+    await a.apply_pools(pools(V4))
+    await a.ensure(req("gone"))  # 192.0.2.0
+    await aio.until(lambda: len(b.allocations()) == 1, what="b sees gone")
+    await a.release("m1", "default", "gone")
+    served = await a.ensure(req("web"))  # 192.0.2.0 again, b may not know yet ...
+    again = await b.ensure(req("web"))  # ... and would pick 192.0.2.1 but for the owner key
+    assert again.addresses() == served.addresses() == ["192.0.2.0"]
+    assert owners_of(await dump(a.store)) == {"m1/uid-web/ipv4": "192.0.2.0"}
+    assert list(addrs_of(await dump(a.store))) == ["v4/192.0.2.0"]
+
+
+async def test_a_move_always_leaves_the_address_the_owner_key_names(cluster):
+    ipam = await cluster.replica(SITE)
+    await ipam.apply_pools(pools(V4))
+    await ipam.ensure(req("web"))  # 192.0.2.0
+    ipam.state.ledger_of("umich").remove(ipam.allocations()[0])  # a ledger gone stale
+    moved = allocator.Decision((allocator.Assignment(4, "v4", ipaddress.ip_address(
+        "192.0.2.3")),))
+    plan = ipam._plan(req("web"), moved)
+    old = keys.addr_key("v4", ipaddress.ip_address("192.0.2.0"))
+    assert plan.writes[old] is None and old in plan.compare
+    assert await ipam.commit(plan)
+    found = await dump(ipam.store)
+    assert addrs_of(found) == {"v4/192.0.2.3": ["web"]}
+    assert owners_of(found) == {"m1/uid-web/ipv4": "192.0.2.3"}
 
 
 async def test_cooldown_passes_over_a_just_released_address(cluster):
