@@ -50,17 +50,21 @@ class MemberSpec:
         return self.site or self.name
 
 
-def api_client(spec: MemberSpec) -> Any:
-    """A ``kubernetes`` ApiClient for the member's kubeconfig context."""
+def api_client(spec: MemberSpec, retries: Any = None) -> Any:
+    """A ``kubernetes`` ApiClient for the member's kubeconfig context.  ``retries``
+    is urllib3's (None: the client's default; False: fail at once, for probes)."""
+    configuration = kubernetes.client.Configuration()
     try:
-        return kubernetes.config.new_client_from_config(
+        kubernetes.config.load_kube_config(
             config_file=spec.kubeconfig, context=spec.context or None,
-            persist_config=False)
+            client_configuration=configuration, persist_config=False)
     except (kubernetes.config.ConfigException, OSError, KeyError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise MemberConfigError(
             f"member {spec.name!r}: kubeconfig {spec.kubeconfig!r}"
             f"{' context ' + repr(spec.context) if spec.context else ''}: {first}") from err
+    configuration.retries = retries
+    return kubernetes.client.ApiClient(configuration)
 
 
 class Member:
@@ -90,8 +94,11 @@ class Member:
                 "EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces, changed),
             "Node": informer.Informer("Node", self.core.list_node, changed),
         }
+        # its own client, without urllib3's retries: a hung member must count as a
+        # failed probe after one timeout, not after four
+        self._probe_api = api_client(spec, retries=False)
         self.probe = health.Probe(
-            self.api, interval=probe_interval,
+            self._probe_api, interval=probe_interval,
             on_flip=lambda ready: on_health(self.name, ready) if on_health else None)
         self._tasks: list[asyncio.Task] = []
 
@@ -131,6 +138,7 @@ class Member:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await asyncio.to_thread(self.api.close)
+        await asyncio.to_thread(self._probe_api.close)
 
     # -- writes --------------------------------------------------------------
 
