@@ -247,6 +247,9 @@ class IPAM:
                 owner_key = keys.owner_key(req.member, oid, old.family)
                 plan.expect(owner_key, st.revision_of(owner_key))
                 plan.writes[owner_key] = None
+                owned = st.owner(req.member, oid, old.family)
+                if owned is not None:
+                    self._leave(plan, req.owner, owned.value.pool, owned.value.address)
         for a in decision.assignments:
             if a.kept:
                 continue
