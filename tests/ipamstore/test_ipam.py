@@ -264,6 +264,15 @@ async def test_a_pool_lock_holds_allocations_back(cluster):
     assert (await ipam.ensure(req("web"))).addresses() == ["192.0.2.0"]
 
 
+async def test_a_replica_that_has_not_seen_a_lock_is_stopped_by_the_store(cluster):
+    ipam = await cluster.replica(SITE)
+    await ipam.apply_pools(pools(V4))
+    await ipam.store.put(keys.lock_key("v4"), keys.lock_to_json("editor", "test"))
+    with pytest.raises(errors.PoolBusy):  # the txn reads the lock back
+        await ipam.ensure(req("web"))
+    assert addrs_of(await dump(ipam.store)) == {}
+
+
 async def test_a_compacted_watch_relists(cluster):
     a = await cluster.replica(SITE)
     b = await cluster.replica(SITE)

@@ -169,3 +169,37 @@ async def test_show_the_pool_spec_round_trip(cluster):
     assert keys.pool_from_json(stored.value) == pools(spec)[0]
     assert [(u.family_name, u.capacity) for u in ipam.usage()] == [
         ("IPv4", 253), ("IPv6", 2 ** 64)]
+
+
+async def test_a_shrink_racing_allocations_never_strands_an_address(cluster):
+    a = await cluster.replica(SITE)
+    b = await cluster.replica(SITE)
+    wide = {**V4, "addresses": ["192.0.2.0/29"]}
+    await a.apply_pools(pools(wide))
+    await aio.until(lambda: b.pools(), what="pool seen by b")
+    for i in range(4):
+        await a.ensure(req(f"low{i}"))  # 192.0.2.0-3: the shrink keeps these
+
+    async def allocate() -> list:
+        results = []
+        for i in range(4):
+            try:
+                results.append(await a.ensure(req(f"high{i}")))
+            except errors.PoolBusy as busy:
+                results.append(busy)
+        return results
+
+    async def shrink():
+        try:
+            return await b.apply_pools(pools(V4))  # 192.0.2.0/30
+        except (ipam_errors.PoolInUse, errors.PoolBusy) as refused:
+            return refused
+
+    _, outcome = await asyncio.gather(allocate(), shrink())
+    found = (await a.store.range(keys.POOLS)).kvs
+    current = keys.pool_from_json(found[0].value)
+    held = [kv for kv in (await a.store.range(keys.ADDRS)).kvs]
+    for kv in held:
+        parsed = keys.parse_key(kv.key)
+        assert current.contains(4, int(parsed.address)), (outcome, parsed.address)
+    assert not (await a.store.range(keys.LOCKS)).kvs, "no lock left behind"
