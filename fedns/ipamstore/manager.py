@@ -251,10 +251,11 @@ class IPAM:
                 if owned is not None:
                     self._leave(plan, req.owner, owned.value.pool, owned.value.address)
         for a in decision.assignments:
-            if a.kept:
-                continue
             me = ledger.Allocation(req.member, req.namespace, req.service, req.uid, a.pool,
                                    a.address, req.sharing_key, req.ports)
+            if a.kept:
+                self._refresh_holder(plan, me)
+                continue
             pool_key = keys.pool_key(a.pool)
             plan.expect(pool_key, st.revision_of(pool_key))
             plan.expect(keys.lock_key(a.pool), 0)
@@ -277,6 +278,17 @@ class IPAM:
             if owned is not None:
                 self._leave(plan, req.owner, owned.value.pool, owned.value.address)
         return plan
+
+    def _refresh_holder(self, plan: Plan, me: ledger.Allocation) -> None:
+        """Rewrite a kept address's record when the holder's ports or sharing key
+        changed (the allocator kept it, so they still fit the other sharers)."""
+        entry = self.state.holders(me.pool, me.address)
+        if entry is None or entry.value is None or me in entry.value:
+            return
+        holders = [me if h.owner == me.owner else h for h in entry.value]
+        addr_key = keys.addr_key(me.pool, me.address)
+        plan.expect(addr_key, entry.revision)
+        plan.writes[addr_key] = keys.addr_to_json(holders)
 
     def _leave(self, plan: Plan, owner: ledger.Owner, pool_name: str,
                addr: address.Address) -> None:

@@ -131,6 +131,20 @@ async def test_sharing_one_key_holds_every_sharer_and_goes_with_the_last(cluster
     assert addrs_of(await dump(ipam.store)) == {f"v4/{other.addresses()[0]}": ["web"]}
 
 
+async def test_a_sharer_that_changes_its_ports_keeps_its_address_and_record(cluster):
+    ipam = await cluster.replica(SITE)
+    await ipam.apply_pools(pools(V4))
+    first = await ipam.ensure(req("a", sharing_key="k", ports=(("TCP", 80),)))
+    await ipam.ensure(req("b", sharing_key="k", ports=(("TCP", 443),)))
+    changed = await ipam.ensure(req("a", sharing_key="k", ports=(("TCP", 8080),)))
+    assert changed.addresses() == first.addresses() and changed.assignments[0].kept
+    record = (await dump(ipam.store))[f"/fedns/ipam/addrs/v4/{first.addresses()[0]}"]
+    assert [(h["service"], h["ports"]) for h in record["holders"]] == [
+        ("a", [["TCP", 8080]]), ("b", [["TCP", 443]])]
+    now_free = await ipam.ensure(req("c", sharing_key="k", ports=(("TCP", 80),)))
+    assert now_free.addresses() == first.addresses(), "port 80 is no longer used"
+
+
 async def test_dual_stack_gets_one_owner_key_per_family(cluster):
     ipam = await cluster.replica(SITE)
     await ipam.apply_pools(pools(V4, {"name": "v6", "site": "umich",
