@@ -21,6 +21,7 @@ from fedns import store
 from fedns.ipamstore import errors, manager
 from fedns.store import base
 from fedns.store import command as store_command
+from ipam import errors as ipam_errors
 from ipam import pool
 
 
@@ -63,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def read_pool_file(path: str) -> list[pool.Pool]:
-    """The pools of a pool file, validated; raises a one-line UsageError/RefusedError."""
+    """The pools of a pool file, validated: a bad file raises a one-line UsageError,
+    pools of one site that overlap each other a RefusedError (as in the Store)."""
     try:
         if path == "-":
             text = sys.stdin.read()
@@ -81,7 +83,10 @@ def read_pool_file(path: str) -> list[pool.Pool]:
         raise errors.PoolFileInvalid(f"{path}: {where}{problem}") from err
     if document is None:
         raise errors.PoolFileInvalid(f"{path}: no pools in the file")
-    return pool.from_dicts(document)
+    try:
+        return pool.from_dicts(document)
+    except ipam_errors.PoolDuplicate as err:  # a mistake in the file, not a refusal
+        raise errors.PoolFileInvalid(str(err)) from err
 
 
 async def _open(args: argparse.Namespace) -> tuple[base.Store, manager.IPAM]:

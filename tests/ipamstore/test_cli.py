@@ -135,6 +135,8 @@ BAD_FILES = [
      "- {name: Bad_Name, site: s, addresses: [10.1.0.0/24]}"),
      'pool "Bad_Name": name: "Bad_Name" is not a valid name'),
     ("- {name: a, site: s, addresses: [10.0.0.0/24]\n", "line 2: expected ',' or '}'"),
+    (("- {name: a, site: s, addresses: [10.0.0.0/24]}\n"
+     "- {name: a, site: t, addresses: [10.1.0.0/24]}"), 'pool "a": name: defined twice'),
     ("just text", "pools: expected a list of pool mappings"),
     ("", "no pools in the file"),
 ]
@@ -142,8 +144,8 @@ BAD_FILES = [
 
 @pytest.mark.parametrize("text, message", BAD_FILES, ids=[
     "bad-cidr", "reversed-range", "missing-site", "misspelt-field", "reserved-outside",
-    "priority-type", "match-expressions", "second-pool-bad", "yaml-syntax", "not-a-list",
-    "empty"])
+    "priority-type", "match-expressions", "second-pool-bad", "yaml-syntax", "duplicate",
+    "not-a-list", "empty"])
 async def test_a_bad_pool_file_is_one_line_exit_2_and_changes_nothing(url, tmp_path,
                                                                       text, message):
     good = tmp_path / "good.yaml"
