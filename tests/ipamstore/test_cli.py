@@ -11,11 +11,12 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
 from fedns import store
 from fedns.ipamstore import keys, manager
-from ipam import request
+from ipam import pool, request
 from tests.support import procs
 
 pytestmark = pytest.mark.etcd
@@ -67,6 +68,17 @@ async def allocate(url: str, *services: str) -> None:
     try:
         for name in services:
             await ipam.ensure(request.Request("m1", "default", name, uid=f"uid-{name}"))
+    finally:
+        await ipam.stop()
+        await st.close()
+
+
+async def apply(url: str, text: str) -> None:
+    st = await store.open_store(url)
+    ipam = manager.IPAM(st, {}, registry=CollectorRegistry())
+    await ipam.start()
+    try:
+        await ipam.apply_pools(pool.from_dicts(yaml.safe_load(text)))
     finally:
         await ipam.stop()
         await st.close()
@@ -148,9 +160,7 @@ BAD_FILES = [
     "not-a-list", "empty"])
 async def test_a_bad_pool_file_is_one_line_exit_2_and_changes_nothing(url, tmp_path,
                                                                       text, message):
-    good = tmp_path / "good.yaml"
-    good.write_text(POOLS)
-    assert fedns("pool", "apply", "-f", str(good), "--store", url).returncode == 0
+    await apply(url, POOLS)
     before = await snapshot(url)
     path = tmp_path / "bad.yaml"
     path.write_text(text)
