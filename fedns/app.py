@@ -9,6 +9,7 @@ is listening; ``stop()`` undoes it in reverse order.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -34,7 +35,7 @@ class Appliance:
     """One fedns replica."""
 
     def __init__(self, settings: config.Settings, *, identity: str = "",
-                 probe_interval: float = 1.0, lease_ttl: int = 10, workers: int = 4,
+                 probe_interval: float = 1.0, lease_ttl: int = 10, workers: int = 16,
                  resync: float = 300.0) -> None:
         self.settings = settings
         self.identity = identity or f"{socket.gethostname()}-{os.getpid()}"
@@ -93,6 +94,10 @@ class Appliance:
 
     async def _start(self) -> None:
         s = self.settings
+        # member access is the synchronous kubernetes client in threads: one thread per
+        # watch stream is not taken from here, but lists, probes and writes are
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="member"))
         self.store = await store.open_store(s.store)
         self._stack.push_async_callback(self.store.close)
 

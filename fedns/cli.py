@@ -26,6 +26,9 @@ COMMAND_MODULES = [
     "fedns.dns_command",
     "fedns.demo",
     "fedns.status_command",
+    "fedns.ipamstore.command",
+    "fedns.corefile_command",
+    "fedns.member_command",
 ]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2

@@ -50,6 +50,7 @@ class Manager:
         self.resync = resync
         self.sync_timeout = sync_timeout
         self.reconciles = 0
+        reconciler.requeue = lambda key, delay: self.queue.add_after(key, delay)
 
     # -- events (every replica) ----------------------------------------------
 

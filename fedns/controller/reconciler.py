@@ -11,10 +11,11 @@ used to release anything: an empty cache is not proof that a Service is gone.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from fedns import errors
@@ -61,6 +62,12 @@ class Reconciler:
         self.slices = slices
         self._reported: dict[tuple[str, str], tuple[str, ...]] = {}  # (member, uid) -> last event
         self._topology: dict[str, topology_mod.Topology] = {}
+        self._background: set[asyncio.Task] = set()
+        self._writing: dict[tuple[str, Key], asyncio.Task] = {}
+        self._write_slots: dict[str, asyncio.Semaphore] = {}
+        self.max_writes = 16
+        # set by the manager: put a key back in the queue after a delay
+        self.requeue: Callable[[Key, float], None] = lambda key, delay: None
 
     # -- reading -------------------------------------------------------------
 
@@ -96,59 +103,102 @@ class Reconciler:
 
     # -- writing -------------------------------------------------------------
 
-    async def _event(self, m: member_mod.Member, svc: dict[str, Any], reason: str,
-                     message: str, type_: str) -> None:
+    def _write_later(self, member: str, key: Key, write: Callable[[], Awaitable[None]]) -> None:
+        """Run a status write in the background, one at a time per (member, service) and
+        ``max_writes`` at a time per member, so DNS never waits for member writes.  A
+        finished write changes the Service, whose event reconciles it again; a failed
+        one asks for the key to be requeued."""
+        marker = (member, key)
+        if marker in self._writing:
+            return  # the write in flight triggers a fresh reconcile when it lands
+        limit = self._write_slots.setdefault(member, asyncio.Semaphore(self.max_writes))
+
+        async def run() -> None:
+            try:
+                async with limit:
+                    await write()
+            except errors.FednsError as err:
+                log.info("%s", err)
+                self.requeue(key, getattr(err, "delay", 1.0))
+            finally:
+                del self._writing[marker]
+
+        task = asyncio.create_task(run(), name=f"write-{member}-{key[0]}/{key[1]}")
+        self._writing[marker] = task
+
+    def _event(self, m: member_mod.Member, svc: dict[str, Any], reason: str,
+               message: str, type_: str) -> None:
+        """Record an Event in the background: events are best effort and never hold up
+        a reconcile (each is a write to the member)."""
         marker = (m.name, state.uid(svc))
         if self._reported.get(marker) == (reason, message):
             return  # said already; a reconcile repeats, an event should not
-        try:
-            await m.record_event(svc, reason, message, type_)
-            self._reported[marker] = (reason, message)
-        except member_mod.MemberWriteError as err:
-            log.info("%s", err)
+        self._reported[marker] = (reason, message)
 
-    async def _managed_addresses(self, m: member_mod.Member, svc: dict[str, Any]) -> list[str]:
-        meta = svc["metadata"]
-        req = request.from_service(m.name, svc, {})
+        async def send() -> None:
+            try:
+                await m.record_event(svc, reason, message, type_)
+            except member_mod.MemberWriteError as err:
+                log.info("%s", err)
+
+        task = asyncio.create_task(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _copy(self, m: member_mod.Member, namespace: str, name: str
+                    ) -> tuple[desired.MemberState | None, Callable[[], Awaitable[None]] | None]:
+        """One member's copy: its state for the records, and the status write it still
+        needs (done after the records are published, so DNS does not wait for it)."""
+        svc = m.services.get(f"{namespace}/{name}")
+        serve = state.eligible(svc)
+        if m.spec.ipam == "managed" and m.informers["Service"].synced.is_set():
+            # a deleted, retyped or re-created Service gives its old addresses back
+            await self.ipam.release(m.name, namespace, name,
+                                    keep_uid=state.uid(svc) if serve and svc else None)
+        if not serve or svc is None:
+            return None, None
+        write = None
+        if m.spec.ipam == "managed":
+            ips = await self._allocate(m, svc)
+            if ips and state.ingress_ips(svc) != ips:
+                async def write(svc: dict[str, Any] = svc, ips: list[str] = ips) -> None:
+                    await m.set_ingress(namespace, name, ips)
+                    self._event(m, svc, "IPAllocated",
+                                "Assigned IP " + ", ".join(ips) + " from fedns", "Normal")
+        else:
+            ips = state.ingress_ips(svc)
+        healthy = bool(ips) and self.healthy(m, namespace, name)
+        return desired.MemberState(member=m.name, addresses=tuple(ips), healthy=healthy,
+                                   ports=state.named_ports(svc)), write
+
+    async def _allocate(self, m: member_mod.Member, svc: dict[str, Any]) -> list[str]:
+        try:
+            req = request.from_service(m.name, svc, {})
+        except errors.FednsError as err:  # a bad loadBalancerIP or annotation
+            self._event(m, svc, "AllocationFailed", f"invalid request: {err}", "Warning")
+            return []
         result = await self.ipam.ensure(req)
         if isinstance(result, allocator.Refusal):
-            await self._event(m, svc, "AllocationFailed",
-                              f"{result.reason}: {result.message}", "Warning")
+            self._event(m, svc, "AllocationFailed", f"{result.reason}: {result.message}",
+                        "Warning")
             return []
-        ips = result.addresses()
-        if state.ingress_ips(svc) != ips:
-            await m.set_ingress(meta["namespace"], meta["name"], ips)
-            await self._event(m, svc, "IPAllocated",
-                              "Assigned IP " + ", ".join(ips) + " from fedns", "Normal")
-        return ips
+        return result.addresses()
 
     async def reconcile(self, key: Key) -> Result:
         namespace, name = key
         started = time.monotonic()
         ref = desired.ServiceRef(self.federation, namespace, name)
-        states: list[desired.MemberState] = []
-        for m in self.members.values():
-            svc = m.services.get(f"{namespace}/{name}")
-            serve = state.eligible(svc)
-            if m.spec.ipam == "managed" and m.informers["Service"].synced.is_set():
-                # a deleted, retyped or re-created Service gives its old addresses back
-                await self.ipam.release(m.name, namespace, name,
-                                        keep_uid=state.uid(svc) if serve and svc else None)
-            if not serve or svc is None:
-                continue
-            if m.spec.ipam == "managed":
-                ips = await self._managed_addresses(m, svc)
-            else:
-                ips = state.ingress_ips(svc)
-            states.append(desired.MemberState(
-                member=m.name, addresses=tuple(ips),
-                healthy=bool(ips) and self.healthy(m, namespace, name),
-                ports=state.named_ports(svc)))
+        copies = await asyncio.gather(*(self._copy(m, namespace, name)
+                                        for m in self.members.values()))
+        states = [s for s, _ in copies if s is not None]
         want = desired.records(ref, self.domain, self.locations(), states, self.ttl)
         changes = await records_apply.apply(self.store, ref, want)
         if changes.conflicts:
             log.warning("%s/%s: %d record keys exist that fedns did not write; left alone",
                         namespace, name, len(changes.conflicts))
+        for m, (_, write) in zip(self.members.values(), copies):
+            if write is not None:
+                self._write_later(m.name, key, write)
         log.debug("reconciled %s/%s in %.1f ms", namespace, name,
                   (time.monotonic() - started) * 1000)
         return Result(

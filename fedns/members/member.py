@@ -64,6 +64,8 @@ def api_client(spec: MemberSpec, retries: Any = None) -> Any:
             f"member {spec.name!r}: kubeconfig {spec.kubeconfig!r}"
             f"{' context ' + repr(spec.context) if spec.context else ''}: {first}") from err
     configuration.retries = retries
+    # enough kept-alive connections for the worker threads that share this client
+    configuration.connection_pool_maxsize = 32
     return kubernetes.client.ApiClient(configuration)
 
 

@@ -1,0 +1,233 @@
+"""Convergence: N members x M LoadBalancer Services created at once, to DNS and back.
+
+Starts a real etcd (free loopback ports, temp dir), N simulated members in this
+process, and ``fedns run`` as its own process against them.  Creates every Service
+(with a ready EndpointSlice) as fast as the members take them, then polls the DNS
+server until each global name answers, and prints p50/p99/max of the time from a
+Service's creation in its member to its name answering; then deletes them all and
+prints the time until each name is NXDOMAIN.  The peer is the etcd write itself:
+the same run measures p50/p99 of one etcd put + its watch event arriving, and prints
+the convergence p99 as a multiple of it.
+
+    python -m bench.convergence [--members 3] [--services 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import dnslib
+import yaml
+
+from fedns import store as store_mod
+from fedns.kapi import builtin
+from fedns.records import skydns
+from fedns.sim import cluster
+from tests.support import procs
+
+REG = builtin.registry()
+SERVICES = REG.lookup("", "v1", "services")
+SLICES = REG.lookup("discovery.k8s.io", "v1", "endpointslices")
+DOMAIN, FEDERATION = "bench.example", "bench"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report(what: str, values: list[float]) -> None:
+    print(f"{what:<34} n={len(values):>6}  p50={pct(values, .5) * 1000:8.1f} ms  "
+          f"p99={pct(values, .99) * 1000:8.1f} ms  max={max(values) * 1000:8.1f} ms", flush=True)
+
+
+class Poller(asyncio.DatagramProtocol):
+    """Sends A queries for pending names and records when each reaches its goal."""
+
+    def __init__(self) -> None:
+        self.responses: dict[int, dnslib.DNSRecord] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        try:
+            reply = dnslib.DNSRecord.parse(data)
+        except Exception:  # noqa: BLE001 - a broken answer is just not counted
+            return
+        self.responses[reply.header.id] = reply
+
+
+async def wait_all(server: tuple[str, int], names: dict[str, float], answered: bool,
+                   changed: asyncio.Queue[str], timeout: float = 120.0) -> dict[str, float]:
+    """name -> seconds from its start time until it answers (or is NXDOMAIN).
+
+    A name is queried once the Store shows its records changed (``changed``, fed by
+    an etcd watch), then every 5 ms until it reaches its goal, so polling does not
+    load the DNS server with queries that cannot succeed yet."""
+    loop = asyncio.get_running_loop()
+    transport, poller = await loop.create_datagram_endpoint(Poller, remote_addr=server)
+    done: dict[str, float] = {}
+    pending = dict(names)
+    candidates: set[str] = set()
+    deadline = time.monotonic() + timeout
+    qid = 0
+    try:
+        while pending and time.monotonic() < deadline:
+            while not changed.empty():
+                name = changed.get_nowait()
+                if name in pending:
+                    candidates.add(name)
+            ids: dict[int, str] = {}
+            for name in candidates:
+                qid = (qid + 1) % 65536
+                q = dnslib.DNSRecord.question(name)
+                q.header.id = qid
+                ids[qid] = name
+                transport.sendto(q.pack())
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            for rid, reply in poller.responses.items():
+                name = ids.get(rid, "")
+                if name not in pending:
+                    continue
+                ok = (bool(reply.rr) if answered else reply.header.rcode == dnslib.RCODE.NXDOMAIN)
+                if ok:
+                    done[name] = now - pending.pop(name)
+                    candidates.discard(name)
+            poller.responses.clear()
+    finally:
+        transport.close()
+    if pending:
+        print(f"  {len(pending)} names never converged within {timeout:.0f}s", flush=True)
+    return done
+
+
+async def follow_records(url: str, out: asyncio.Queue[str]) -> None:
+    """Put ``<member>.<service>.default.F.svc.D`` on ``out`` whenever its leaves change."""
+    base = skydns.name_to_key(f"default.{FEDERATION}.svc.{DOMAIN}").encode() + b"/"
+    st = await store_mod.open_store(url)
+    try:
+        async for events in st.watch(base, await st.revision() + 1):
+            for event in events:
+                parts = event.kv.key[len(base):].decode().split("/")
+                if len(parts) == 3:  # service/member/ip
+                    out.put_nowait(f"{parts[1]}.{parts[0]}.default.{FEDERATION}.svc.{DOMAIN}")
+    finally:
+        await st.close()
+
+
+async def etcd_peer(url: str, n: int = 500) -> list[float]:
+    """Latency of one etcd put until its watch event arrives, measured now."""
+    st = await store_mod.open_store(url)
+    try:
+        rev = await st.revision()
+        watch = st.watch(b"/bench-peer/", rev + 1)
+        it = watch.__aiter__()
+        out = []
+        for i in range(n):
+            start = time.monotonic()
+            await st.put(b"/bench-peer/%d" % i, b"x")
+            await it.__anext__()
+            out.append(time.monotonic() - start)
+        await watch.aclose()
+        return out
+    finally:
+        await st.close()
+
+
+async def main(members: int, services: int) -> None:
+    workdir = tempfile.mkdtemp(prefix="fedns-bench-")
+    etcd = procs.EtcdCluster(1).start()
+    specs = cluster.parse_members(",".join(f"m{i}:r{i % 2}:z{i}" for i in range(members)))
+    sims = await cluster.start_members(specs)
+    replica = None
+    try:
+        await cluster.wait_ready(sims)
+        kubeconfig = os.path.join(workdir, "kubeconfig")
+        cluster.write_kubeconfig(sims, kubeconfig)
+        dns_port, api_port = procs.free_port(), procs.free_port()
+        config = {
+            "federation": FEDERATION, "domain": DOMAIN, "store": etcd.url,
+            "dns": {"listen": f"127.0.0.1:{dns_port}"},
+            "api": {"listen": f"127.0.0.1:{api_port}"},
+            "members": [{"name": s.name, "kubeconfig": kubeconfig, "context": s.name}
+                        for s in specs],
+            "pools": [{"name": f"{s.name}-pool", "site": s.name,
+                       "addresses": [f"10.{100 + i}.0.0/16"]} for i, s in enumerate(specs)],
+        }
+        config_path = os.path.join(workdir, "config.yaml")
+        with open(config_path, "w") as f:
+            yaml.safe_dump(config, f)
+        log = open(os.path.join(workdir, "fedns.log"), "w")  # noqa: SIM115
+        replica = subprocess.Popen([sys.executable, "-m", "fedns.cli", "run", "--config",
+                                    config_path], stdout=log, stderr=subprocess.STDOUT)
+        def ready() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/readyz", timeout=1) as r:
+                return r.status == 200
+        await asyncio.to_thread(procs.wait_for, ready, 60, "fedns /readyz")  # the members answer meanwhile
+        peer = await etcd_peer(etcd.url)
+
+        print(f"{members} members x {services} Services, fedns run against etcd "
+              f"({etcd.url}), DNS on 127.0.0.1:{dns_port}", flush=True)
+        changed: asyncio.Queue[str] = asyncio.Queue()
+        follower = asyncio.create_task(follow_records(etcd.url, changed))
+        created: dict[str, float] = {}
+        order = [(sim, j) for j in range(services) for sim in sims]
+        random.Random(1).shuffle(order)
+        for sim, j in order:
+            svc_name = f"s{j:05d}"
+            storage = sim.server.storage
+            created_at = time.monotonic()
+            await storage.create(SERVICES, "default", {
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": svc_name, "namespace": "default"},
+                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
+            await storage.create(SLICES, "default", {
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": f"{svc_name}-x",
+                             "labels": {"kubernetes.io/service-name": svc_name}},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}}]})
+            # each member's copy has its own name: <member>.S.N.F.svc.D
+            created.setdefault(f"{sim.name}.{svc_name}.default.{FEDERATION}.svc.{DOMAIN}",
+                               created_at)
+        print(f"created {len(order)} Services in the members", flush=True)
+        up = await wait_all(("127.0.0.1", dns_port), created, True, changed)
+        report("creation -> member name answers", list(up.values()))
+
+        deleted: dict[str, float] = {}
+        for sim, j in order:
+            svc_name = f"s{j:05d}"
+            deleted[f"{sim.name}.{svc_name}.default.{FEDERATION}.svc.{DOMAIN}"] = time.monotonic()
+            await sim.server.storage.delete(SERVICES, "default", svc_name)
+        down = await wait_all(("127.0.0.1", dns_port), deleted, False, changed)
+        follower.cancel()
+        report("deletion -> name is NXDOMAIN", list(down.values()))
+        report("peer: etcd put -> watch event", peer)
+        if up:
+            print(f"convergence p99 / etcd put+watch p99: "
+                  f"{pct(list(up.values()), .99) / pct(peer, .99):.1f}x; "
+                  f"p99 {'meets' if pct(list(up.values()), .99) < 1 else 'misses'} "
+                  f"the 1 s target", flush=True)
+        print(f"(mean {statistics.mean(up.values()) * 1000:.1f} ms; fedns log: {log.name})")
+    finally:
+        if replica is not None:
+            procs.stop_process(replica)
+        await cluster.stop_members(sims)
+        etcd.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m bench.convergence")
+    parser.add_argument("--members", type=int, default=3)
+    parser.add_argument("--services", type=int, default=1000)
+    args = parser.parse_args()
+    asyncio.run(main(args.members, args.services))
