@@ -15,6 +15,8 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from fedns.members import rest
+
 
 @dataclasses.dataclass
 class Damper:
@@ -69,19 +71,7 @@ class Probe:
         return self.damper.ready
 
     def _get(self, path: str) -> None:
-        resp = self._api.call_api("GET", self._api.configuration.host + path,
-                                  header_params=self._headers(),
-                                  _request_timeout=self.timeout)
-        resp.read()
-        if not 200 <= resp.status < 300:
-            raise ApiException(status=resp.status, reason=resp.reason)
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "text/plain"}
-        token = self._api.configuration.get_api_key_with_prefix("BearerToken")
-        if token:
-            headers["Authorization"] = token  # "Bearer ...", refreshed by the client
-        return headers
+        rest.request(self._api, "GET", path, accept="text/plain", timeout=self.timeout)
 
     def check(self) -> None:
         """One probe, synchronously; raises on failure."""

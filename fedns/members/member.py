@@ -20,7 +20,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from fedns import errors
-from fedns.members import health, informer, topology
+from fedns.members import health, informer, rest, topology
 
 KINDS = ("Service", "EndpointSlice", "Node")
 
@@ -149,8 +149,8 @@ class Member:
         body = {"status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
         try:
             await asyncio.to_thread(
-                self.core.patch_namespaced_service_status, name, namespace, body,
-                _content_type="application/merge-patch+json", _request_timeout=10)
+                rest.request, self.api, "PATCH",
+                f"/api/v1/namespaces/{namespace}/services/{name}/status", body, rest.MERGE_PATCH)
         except ApiException as err:
             raise MemberWriteError(
                 f"member {self.name!r}: status of service {namespace}/{name}: "
@@ -178,7 +178,7 @@ class Member:
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         }
         try:
-            await asyncio.to_thread(self.core.create_namespaced_event, namespace, event,
-                                    _request_timeout=10)
+            await asyncio.to_thread(rest.request, self.api, "POST",
+                                    f"/api/v1/namespaces/{namespace}/events", event)
         except Exception as err:  # noqa: BLE001 - events are best effort
             raise MemberWriteError(f"member {self.name!r}: event {reason}: {err}") from err
