@@ -70,38 +70,45 @@ async def wait_all(server: tuple[str, int], names: dict[str, float], answered: b
     """name -> seconds from its start time until it answers (or is NXDOMAIN).
 
     A name is queried once the Store shows its records changed (``changed``, fed by
-    an etcd watch), then every 5 ms until it reaches its goal, so polling does not
+    an etcd watch), then every 25 ms until it reaches its goal, so polling does not
     load the DNS server with queries that cannot succeed yet."""
     loop = asyncio.get_running_loop()
     transport, poller = await loop.create_datagram_endpoint(Poller, remote_addr=server)
     done: dict[str, float] = {}
     pending = dict(names)
-    candidates: set[str] = set()
+    due: dict[str, float] = {}  # candidate name -> when to (re)send its query
+    outstanding: dict[int, str] = {}  # query id -> name: one query per name in flight
+    next_id = 0
     deadline = time.monotonic() + timeout
-    qid = 0
     try:
         while pending and time.monotonic() < deadline:
             while not changed.empty():
                 name = changed.get_nowait()
                 if name in pending:
-                    candidates.add(name)
-            ids: dict[int, str] = {}
-            for name in candidates:
-                qid = (qid + 1) % 65536
-                q = dnslib.DNSRecord.question(name)
-                q.header.id = qid
-                ids[qid] = name
-                transport.sendto(q.pack())
-            await asyncio.sleep(0.005)
+                    due.setdefault(name, 0.0)
+            now = time.monotonic()
+            for name, when in list(due.items()):
+                if when <= now:
+                    next_id = (next_id + 1) % 65536
+                    q = dnslib.DNSRecord.question(name)
+                    q.header.id = next_id
+                    outstanding[next_id] = name
+                    due[name] = now + 0.2  # resend if no answer within 200 ms
+                    transport.sendto(q.pack())
+            await asyncio.sleep(0.002)
             now = time.monotonic()
             for rid, reply in poller.responses.items():
-                name = ids.get(rid, "")
-                if name not in pending:
+                name = outstanding.pop(rid, "")
+                if name not in pending or str(reply.q.qname).rstrip(".") != name:
                     continue
                 ok = (bool(reply.rr) if answered else reply.header.rcode == dnslib.RCODE.NXDOMAIN)
                 if ok:
                     done[name] = now - pending.pop(name)
-                    candidates.discard(name)
+                    due.pop(name, None)
+                else:
+                    # not yet: ask again in 25 ms (the resolution of the figures; asking
+                    # more often would load the server being measured)
+                    due[name] = now + 0.025
             poller.responses.clear()
     finally:
         transport.close()
