@@ -50,6 +50,7 @@ class Manager:
         self.resync = resync
         self.sync_timeout = sync_timeout
         self.reconciles = 0
+        self.repair_grace = 300.0
         reconciler.requeue = lambda key, delay: self.queue.add_after(key, delay)
 
     # -- events (every replica) ----------------------------------------------
@@ -140,6 +141,9 @@ class Manager:
         workers: list[asyncio.Task] = []
         try:
             await self._wait_for_caches()
+            # before any reconcile: adopt addresses Services already show, so a Store
+            # that lost them never renumbers a Service
+            await self._repair()
             self.queue = self._fresh_queue()
             workers = [asyncio.create_task(self._work(), name=f"worker-{i}")
                        for i in range(self.workers)]
@@ -148,12 +152,19 @@ class Manager:
                     self.queue.add(key)
                 self.metrics.queue_depth.set(self.queue.depth)
                 await asyncio.sleep(self.resync)
+                await self._repair()
         finally:
             self.metrics.leader.set(0)
             self.queue.shutdown()
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _repair(self) -> None:
+        try:
+            await self.reconciler.repair(self.repair_grace)
+        except Exception as err:  # noqa: BLE001 - repair is retried at the next resync
+            log.warning("IPAM repair pass failed: %s", err)
 
     def _fresh_queue(self) -> queue_mod.AsyncWorkQueue[Key]:
         """A queue for this term, keeping the keys the old one collected."""

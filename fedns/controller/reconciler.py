@@ -39,6 +39,9 @@ class IPAMService(Protocol):
     async def release(self, member: str, namespace: str, service: str,
                       keep_uid: str | None = None) -> list[Any]: ...
 
+    async def repair(self, existing: Callable[[tuple[str, str, str, str]], bool | None],
+                     statuses: Any = (), grace: float = 300.0) -> Any: ...
+
 
 @dataclasses.dataclass(frozen=True)
 class Result:
@@ -183,6 +186,38 @@ class Reconciler:
                         "Warning")
             return []
         return result.addresses()
+
+    def _alive(self, owner: tuple[str, str, str, str]) -> bool | None:
+        """Does the allocation owner's Service still exist?  None: cannot tell yet."""
+        member, namespace, name, uid = owner
+        m = self.members.get(member)
+        if m is None or not m.informers["Service"].synced.is_set():
+            return None
+        svc = m.services.get(f"{namespace}/{name}")
+        return svc is not None and state.eligible(svc) and state.uid(svc) == uid
+
+    async def repair(self, grace: float = 300.0) -> Any:
+        """IPAM's repair pass over the live caches: release addresses of Services gone
+        for ``grace`` seconds; adopt addresses found in Service statuses but missing
+        from the Store (so a lost Store never renumbers), and report the ones taken."""
+        statuses = []
+        for m in self.members.values():
+            if m.spec.ipam != "managed":
+                continue
+            for svc in list(m.services.values()):
+                ips = state.ingress_ips(svc) if state.eligible(svc) else []
+                if ips:
+                    try:
+                        statuses.append((request.from_service(m.name, svc, {}), ips))
+                    except errors.FednsError:
+                        continue  # its reconcile reports the bad request
+        report = await self.ipam.repair(self._alive, statuses, grace)
+        for conflict in report.conflicts:
+            log.warning("repair: %s: %s (%s)", conflict.address, conflict.message, conflict.reason)
+        if report.released or report.adopted:
+            log.info("repair: released %d, adopted %d addresses", len(report.released),
+                     len(report.adopted))
+        return report
 
     async def reconcile(self, key: Key) -> Result:
         namespace, name = key

@@ -157,3 +157,31 @@ def test_one_member_of_a_3_node_etcd_stopped(etcd3, sim, tmp_path):
         assert_no_address_held_twice(etcd3.members[1].endpoint)
     finally:
         replica.kill()
+
+
+def test_a_lost_store_never_renumbers(sim, tmp_path):
+    first = procs.EtcdCluster(1).start()
+    replica = h.Replica(str(tmp_path), "r1", first.url, sim.kubeconfig).start()
+    try:
+        create(sim, "ucsd", ["a", "b"])
+        h.until(lambda: all(ingress_all(sim, "ucsd").get(n) for n in "ab"), 10, "addresses")
+        sim.kubectl("ucsd", "delete", "svc", "a")
+        kept = ingress_all(sim, "ucsd")["b"]
+    finally:
+        replica.kill()
+        first.stop()
+    # a new, empty Store: b's address must be adopted from its status, not renumbered
+    second = procs.EtcdCluster(1).start()
+    again = h.Replica(str(tmp_path), "r2", second.url, sim.kubeconfig).start()
+    try:
+        owners = lambda: h.etcd_keys(second.members[0].endpoint, "/fedns/ipam/owners/")  # noqa: E731
+        h.until(lambda: [json.loads(v)["address"] for v in owners().values()] == [kept], 15,
+                "the status address adopted")
+        create(sim, "ucsd", ["c"])
+        h.until(lambda: ingress_all(sim, "ucsd").get("c"), 10, "a new address for c")
+        assert ingress_all(sim, "ucsd")["b"] == kept
+        assert ingress_all(sim, "ucsd")["c"] != kept
+        h.until(lambda: again.dig(name("b")) == [f"A {kept}"], 10, "b published again")
+    finally:
+        again.kill()
+        second.stop()
