@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Set as AbstractSet
 from typing import Any
 
 from fedns import errors
@@ -74,7 +74,7 @@ class Publisher:
     """Keeps the fedns.io objects equal to the appliance's live state."""
 
     def __init__(self, storage: Any, reg: kapi_registry.Registry, ipam: Any,
-                 members: Mapping[str, Any], reconciler: Any, interval: float = 1.0) -> None:
+                 members: Mapping[str, Any], reconciler: Any, interval: float = 2.0) -> None:
         self.storage = storage
         self.registry = reg
         self.ipam = ipam
@@ -84,35 +84,33 @@ class Publisher:
         self._published_pools: set[str] = set()
         self._conditions: dict[str, dict[str, Any]] = {}
 
-    async def _upsert(self, kind: kapi_registry.Kind, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        namespace = meta.get("namespace", "")
-        try:
-            current = await self.storage.get(kind, namespace, meta["name"])
-        except kapi_status.ApiError as err:
-            if err.code != 404:
-                raise
-            created = await self.storage.create(kind, namespace, obj)
-            if created.get("status") != obj["status"]:
-                created["status"] = obj["status"]
-                await self.storage.update(kind, namespace, meta["name"], created,
-                                          subresource="status")
-            return
-        if current.get("spec") != obj["spec"]:
-            fresh = copy.deepcopy(current)
-            fresh["spec"] = obj["spec"]
-            current = await self.storage.update(kind, namespace, meta["name"], fresh)
-        if current.get("status") != obj["status"]:
-            current["status"] = obj["status"]
-            await self.storage.update(kind, namespace, meta["name"], current,
-                                      subresource="status")
-
-    async def _prune(self, kind: kapi_registry.Kind, keep: set[tuple[str, str]]) -> None:
+    async def _sync(self, kind: kapi_registry.Kind, wanted: list[dict[str, Any]],
+                    keep: AbstractSet[tuple[str, str]] = frozenset()) -> None:
+        """Make the stored objects of ``kind`` equal ``wanted`` (plus ``keep``): one list,
+        then a write only for what differs."""
         listing = await self.storage.list(kind, "")
-        for obj in listing.items:
+        current = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]): o
+                   for o in listing.items}
+        for obj in wanted:
             meta = obj["metadata"]
-            if (meta.get("namespace", ""), meta["name"]) not in keep:
-                await self.storage.delete(kind, meta.get("namespace", ""), meta["name"])
+            where = (meta.get("namespace", ""), meta["name"])
+            have = current.pop(where, None)
+            if have is None:
+                have = await self.storage.create(kind, where[0], obj)
+            elif have.get("spec") != obj["spec"]:
+                fresh = copy.deepcopy(have)
+                fresh["spec"] = obj["spec"]
+                have = await self.storage.update(kind, where[0], where[1], fresh)
+            if have.get("status") != obj["status"]:
+                have = copy.deepcopy(have)
+                have["status"] = obj["status"]
+                await self.storage.update(kind, where[0], where[1], have, subresource="status")
+        for where in current.keys() - keep:
+            try:
+                await self.storage.delete(kind, where[0], where[1])
+            except kapi_status.ApiError as err:
+                if err.code != 404:
+                    raise
 
     # -- pools -----------------------------------------------------------------
 
@@ -143,6 +141,7 @@ class Publisher:
                     log.warning("ippool %s deleted through the API but kept: %s", name, err)
 
     async def _publish_pools(self) -> None:
+        wanted = []
         usage: dict[str, list[Any]] = {}
         for u in self.ipam.usage():
             usage.setdefault(u.pool, []).append(u)
@@ -162,16 +161,17 @@ class Publisher:
             }
             if p.name in self._conditions:
                 status["conditions"] = [self._conditions[p.name]]
-            await self._upsert(IPPOOLS, _object(IPPOOLS, p.name, spec, status))
+            wanted.append(_object(IPPOOLS, p.name, spec, status))
             keep.add(("", p.name))
         self._published_pools = {name for _, name in keep}
-        await self._prune(IPPOOLS, keep | {("", n) for n, c in self._conditions.items()
+        # objects users applied that IPAM refused stay, showing why
+        await self._sync(IPPOOLS, wanted, {("", n) for n, c in self._conditions.items()
                                            if c["status"] == "False"})
 
     # -- members and services ----------------------------------------------------
 
     async def _publish_members(self) -> None:
-        keep = set()
+        wanted = []
         for name, m in self.members.items():
             topo = self.reconciler.topology(name)
             spec = {"site": m.spec.site_name, "region": topo.region if topo else "",
@@ -179,9 +179,8 @@ class Publisher:
             services = sum(1 for svc in list(m.services.values()) if state.eligible(svc))
             status = {"ready": m.ready, "synced": m.synced(), "lastError": m.probe.last_error,
                       "probeLatencySeconds": round(m.probe.latency, 4), "services": services}
-            await self._upsert(MEMBERS, _object(MEMBERS, name, spec, status))
-            keep.add(("", name))
-        await self._prune(MEMBERS, keep)
+            wanted.append(_object(MEMBERS, name, spec, status))
+        await self._sync(MEMBERS, wanted)
 
     async def _publish_services(self) -> None:
         rec = self.reconciler
@@ -195,7 +194,7 @@ class Publisher:
                 entry[name] = {"addresses": state.ingress_ips(svc),
                                "healthy": bool(state.ingress_ips(svc))
                                and rec.healthy(m, namespace, service)}
-        keep = set()
+        wanted = []
         for (namespace, service), per_member in sorted(found.items()):
             ref = desired.ServiceRef(rec.federation, namespace, service)
             healthy = [n for n, v in per_member.items() if v["healthy"]]
@@ -204,10 +203,8 @@ class Publisher:
                       "addresses": ",".join(addresses),
                       "dnsName": desired.global_name(ref, rec.domain).rstrip("."),
                       "byMember": per_member}
-            await self._upsert(FEDERATED_SERVICES,
-                               _object(FEDERATED_SERVICES, service, {}, status, namespace))
-            keep.add((namespace, service))
-        await self._prune(FEDERATED_SERVICES, keep)
+            wanted.append(_object(FEDERATED_SERVICES, service, {}, status, namespace))
+        await self._sync(FEDERATED_SERVICES, wanted)
 
     async def publish(self) -> None:
         await self._ingest_pool_edits()
