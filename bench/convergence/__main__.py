@@ -1,8 +1,8 @@
 """Convergence: N members x M LoadBalancer Services created at once, to DNS and back.
 
-Starts a real etcd (free loopback ports, temp dir), N simulated members in this
-process, and ``fedns run`` as its own process against them.  Creates every Service
-(with a ready EndpointSlice) as fast as the members take them, then polls the DNS
+Starts a real etcd (free loopback ports, temp dir), N simulated members (``fedns
+sim``) and ``fedns run``, each a process of its own.  Creates every Service (with a
+ready EndpointSlice) through the members' API as fast as they take them, then polls the DNS
 server until each global name answers, and prints p50/p99/max of the time from a
 Service's creation in its member to its name answering; then deletes them all and
 prints the time until each name is NXDOMAIN.  The peer is the etcd write itself:
@@ -25,18 +25,15 @@ import tempfile
 import time
 import urllib.request
 
+import aiohttp
 import dnslib
 import yaml
 
 from fedns import store as store_mod
-from fedns.kapi import builtin
 from fedns.records import skydns
 from fedns.sim import cluster
 from tests.support import procs
 
-REG = builtin.registry()
-SERVICES = REG.lookup("", "v1", "services")
-SLICES = REG.lookup("discovery.k8s.io", "v1", "endpointslices")
 DOMAIN, FEDERATION = "bench.example", "bench"
 
 
@@ -153,13 +150,21 @@ async def etcd_peer(url: str, n: int = 500) -> list[float]:
 async def main(members: int, services: int) -> None:
     workdir = tempfile.mkdtemp(prefix="fedns-bench-")
     etcd = procs.EtcdCluster(1).start()
-    specs = cluster.parse_members(",".join(f"m{i}:r{i % 2}:z{i}" for i in range(members)))
-    sims = await cluster.start_members(specs)
+    spec_text = ",".join(f"m{i}:r{i % 2}:z{i}" for i in range(members))
+    specs = cluster.parse_members(spec_text)
+    kubeconfig = os.path.join(workdir, "kubeconfig")
+    # the members are a process of their own, as real API servers would be
+    sim_log = open(os.path.join(workdir, "sim.log"), "w")  # noqa: SIM115
+    sim_proc = subprocess.Popen([sys.executable, "-m", "fedns.cli", "sim", "--members", spec_text,
+                                 "--kubeconfig", kubeconfig], stdout=sim_log,
+                                stderr=subprocess.STDOUT)
     replica = None
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
     try:
-        await cluster.wait_ready(sims)
-        kubeconfig = os.path.join(workdir, "kubeconfig")
-        cluster.write_kubeconfig(sims, kubeconfig)
+        await asyncio.to_thread(procs.wait_for, lambda: os.path.exists(kubeconfig), 30,
+                                "sim kubeconfig")
+        with open(kubeconfig) as f:
+            urls = {c["name"]: c["cluster"]["server"] for c in yaml.safe_load(f)["clusters"]}
         dns_port, api_port = procs.free_port(), procs.free_port()
         config = {
             "federation": FEDERATION, "domain": DOMAIN, "store": etcd.url,
@@ -187,34 +192,51 @@ async def main(members: int, services: int) -> None:
         changed: asyncio.Queue[str] = asyncio.Queue()
         follower = asyncio.create_task(follow_records(etcd.url, changed))
         created: dict[str, float] = {}
-        order = [(sim, j) for j in range(services) for sim in sims]
+        order = [(m.name, j) for j in range(services) for m in specs]
         random.Random(1).shuffle(order)
-        for sim, j in order:
+        created_at: dict[tuple[str, int], float] = {}
+        limit = asyncio.Semaphore(48)
+
+        async def send(method: str, url: str, body: dict | None = None) -> None:
+            async with limit, session.request(method, url, json=body) as resp:
+                if resp.status >= 300:
+                    raise RuntimeError(f"{method} {url}: HTTP {resp.status}")
+                await resp.read()
+
+        async def create(member: str, j: int) -> None:
             svc_name = f"s{j:05d}"
-            storage = sim.server.storage
-            created_at = time.monotonic()
-            await storage.create(SERVICES, "default", {
+            base = urls[member] + "/api/v1/namespaces/default/services"
+            created_at[(member, j)] = time.monotonic()
+            await send("POST", base, {
                 "apiVersion": "v1", "kind": "Service",
                 "metadata": {"name": svc_name, "namespace": "default"},
                 "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
-            await storage.create(SLICES, "default", {
+            await send("POST", urls[member] +
+                       "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
                 "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                 "metadata": {"name": f"{svc_name}-x",
                              "labels": {"kubernetes.io/service-name": svc_name}},
                 "addressType": "IPv4",
                 "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}}]})
+
+        def member_name(member: str, j: int) -> str:
             # each member's copy has its own name: <member>.S.N.F.svc.D
-            created.setdefault(f"{sim.name}.{svc_name}.default.{FEDERATION}.svc.{DOMAIN}",
-                               created_at)
+            return f"{member}.s{j:05d}.default.{FEDERATION}.svc.{DOMAIN}"
+
+        await asyncio.gather(*(create(m, j) for m, j in order))
+        created = {member_name(m, j): t for (m, j), t in created_at.items()}
         print(f"created {len(order)} Services in the members", flush=True)
         up = await wait_all(("127.0.0.1", dns_port), created, True, changed)
         report("creation -> member name answers", list(up.values()))
 
-        deleted: dict[str, float] = {}
-        for sim, j in order:
-            svc_name = f"s{j:05d}"
-            deleted[f"{sim.name}.{svc_name}.default.{FEDERATION}.svc.{DOMAIN}"] = time.monotonic()
-            await sim.server.storage.delete(SERVICES, "default", svc_name)
+        deleted_at: dict[tuple[str, int], float] = {}
+
+        async def delete(member: str, j: int) -> None:
+            deleted_at[(member, j)] = time.monotonic()
+            await send("DELETE", urls[member] + f"/api/v1/namespaces/default/services/s{j:05d}")
+
+        await asyncio.gather(*(delete(m, j) for m, j in order))
+        deleted = {member_name(m, j): t for (m, j), t in deleted_at.items()}
         down = await wait_all(("127.0.0.1", dns_port), deleted, False, changed)
         follower.cancel()
         report("deletion -> name is NXDOMAIN", list(down.values()))
@@ -228,7 +250,8 @@ async def main(members: int, services: int) -> None:
     finally:
         if replica is not None:
             procs.stop_process(replica)
-        await cluster.stop_members(sims)
+        await session.close()
+        procs.stop_process(sim_proc)
         etcd.stop()
 
 
