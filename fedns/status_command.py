@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
 
 from fedns import errors
+from fedns.ipamstore.command import print_table
 
 DEFAULT_API = "http://127.0.0.1:8080"
 
@@ -27,13 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--api", default=os.environ.get("FEDNS_API", DEFAULT_API), metavar="URL",
                         help="the appliance API (default: $FEDNS_API or %(default)s)")
     parser.set_defaults(func=_status)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Columns padded like kubectl's, left aligned, three spaces apart."""
-    text = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in text) for i in range(len(headers))]
-    return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in text)
 
 
 async def _items(session: aiohttp.ClientSession, api: str, plural: str) -> list[dict[str, Any]]:
@@ -53,20 +46,20 @@ async def _status(args: argparse.Namespace) -> int:
         pools = await _items(session, args.api, "ippools")
         services = await _items(session, args.api, "federatedservices")
     print("MEMBERS")
-    print(table(["NAME", "SITE", "REGION", "ZONE", "HEALTH", "SERVICES", "LAST ERROR"], [
+    print_table(["NAME", "SITE", "REGION", "ZONE", "HEALTH", "SERVICES", "LAST ERROR"], [
         [m["metadata"]["name"], m["spec"].get("site", ""), m["spec"].get("region", ""),
          m["spec"].get("zone", ""), "Ready" if m["status"].get("ready") else "NotReady",
          m["status"].get("services", 0), m["status"].get("lastError", "") or "-"]
-        for m in members]))
+        for m in members])
     print("\nPOOLS")
-    print(table(["SITE", "POOL", "CAPACITY", "USED", "FREE", "STATE"], [
+    print_table(["SITE", "POOL", "CAPACITY", "USED", "FREE", "STATE"], [
         [p["spec"].get("site", ""), p["metadata"]["name"], p["status"].get("capacity", ""),
          p["status"].get("used", ""), p["status"].get("free", ""), p["status"].get("state", "")]
-        for p in pools]))
+        for p in pools])
     print("\nSERVICES")
-    print(table(["NAMESPACE", "NAME", "MEMBERS", "HEALTHY", "ADDRESSES", "DNS NAME"], [
+    print_table(["NAMESPACE", "NAME", "MEMBERS", "HEALTHY", "ADDRESSES", "DNS NAME"], [
         [s["metadata"]["namespace"], s["metadata"]["name"], s["status"].get("members", 0),
          s["status"].get("healthy", 0), s["status"].get("addresses", "") or "-",
          s["status"].get("dnsName", "")]
-        for s in services]))
+        for s in services])
     return 0
