@@ -67,13 +67,14 @@ async def wait_all(server: tuple[str, int], names: dict[str, float], answered: b
     """name -> seconds from its start time until it answers (or is NXDOMAIN).
 
     A name is queried once the Store shows its records changed (``changed``, fed by
-    an etcd watch), then every 25 ms until it reaches its goal, so polling does not
+    an etcd watch), then again after 10, 20, 40 ... 160 ms until it reaches its goal, so polling does not
     load the DNS server with queries that cannot succeed yet."""
     loop = asyncio.get_running_loop()
     transport, poller = await loop.create_datagram_endpoint(Poller, remote_addr=server)
     done: dict[str, float] = {}
     pending = dict(names)
     due: dict[str, float] = {}  # candidate name -> when to (re)send its query
+    wait: dict[str, float] = {}  # candidate name -> its current re-query interval
     outstanding: dict[int, str] = {}  # query id -> name: one query per name in flight
     next_id = 0
     deadline = time.monotonic() + timeout
@@ -103,9 +104,10 @@ async def wait_all(server: tuple[str, int], names: dict[str, float], answered: b
                     done[name] = now - pending.pop(name)
                     due.pop(name, None)
                 else:
-                    # not yet: ask again in 25 ms (the resolution of the figures; asking
-                    # more often would load the server being measured)
-                    due[name] = now + 0.025
+                    # not yet: ask again after 10 ms, doubling up to 160 ms (the figures'
+                    # resolution; asking harder would load the server being measured)
+                    wait[name] = min(0.16, wait.get(name, 0.005) * 2)
+                    due[name] = now + wait[name]
             poller.responses.clear()
     finally:
         transport.close()

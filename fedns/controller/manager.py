@@ -70,6 +70,11 @@ class Manager:
     def on_health(self, member_name: str, ready: bool) -> None:
         self.metrics.member_ready.labels(member_name).set(1 if ready else 0)
         m = self.members.get(member_name)
+        if ready:
+            log.info("member %s is Ready", member_name)
+        else:
+            log.warning("member %s is NotReady: %s", member_name,
+                        m.probe.last_error if m is not None else "unknown")
         if m is not None:
             for key, svc in list(m.services.items()):
                 if state.eligible(svc):

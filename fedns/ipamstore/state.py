@@ -141,8 +141,15 @@ class State:
     def watched(self, revision: int) -> None:
         """The watch has delivered everything up to ``revision``: forget older tombs."""
         self.revision = max(self.revision, revision)
-        if self._tombs:
-            self._tombs = {k: r for k, r in self._tombs.items() if r > revision}
+        # tombs are kept in the order they were made (a re-made tomb moves to the end),
+        # so the old ones are at the front: forgetting them costs what is forgotten,
+        # not a pass over every tomb per watch batch
+        tombs = self._tombs
+        while tombs:
+            key = next(iter(tombs))
+            if tombs[key] > revision:
+                break
+            del tombs[key]
 
     def known(self, key: bytes) -> int:
         return max(self._revisions.get(key, 0), self._tombs.get(key, 0), self.floor)
@@ -186,6 +193,7 @@ class State:
         for parsed, key, kv, rev in accepted:
             if kv is None:
                 self._revisions.pop(key, None)
+                self._tombs.pop(key, None)
                 self._tombs[key] = rev
             else:
                 self._tombs.pop(key, None)
