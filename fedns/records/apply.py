@@ -77,10 +77,14 @@ async def apply(store: base.Store, ref: desired_mod.ServiceRef,
     alone and reported in ``Changes.conflicts``).  Returns the changes applied."""
     index_key = owners_key(ref)
     for _ in range(ATTEMPTS):
-        index = await store.get(index_key)
+        # one round trip reads the index with the desired keys; a second only for
+        # owned keys no longer desired (a shrinking service)
+        kvs = await _read(store, [index_key, *(k.encode() for k in sorted(desired))])
+        index = kvs.pop(index_key, None)
         owned = _decode_index(index)
-        wanted = sorted({*desired, *owned})
-        kvs = await _read(store, [k.encode() for k in wanted])
+        extra = [k.encode() for k in owned if k not in desired]
+        if extra:
+            kvs.update(await _read(store, extra))
         current = {k.decode(): kv.value.decode("utf-8", "replace") for k, kv in kvs.items()}
         changes = plan_mod.plan(current, desired, owned)
         if changes.empty() and list(changes.owned) == owned:
