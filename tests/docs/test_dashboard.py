@@ -219,3 +219,14 @@ def test_only_fedns_metrics_are_queried():
     # checked against a fedns scrape.
     for where, expr in panel_queries() + alert_queries():
         assert all(n.startswith("fedns_") for n in promql.metric_names(expr)), where
+
+
+def test_the_operating_docs_list_exactly_the_exported_metrics(exported):
+    doc = (ROOT / "docs" / "operating.md").read_text()
+    listed = set(re.findall(r"^\| `(fedns_\w+)` \|", doc, re.M))
+    families = set()
+    for name, entry in exported.items():
+        if name.endswith("_created"):
+            continue
+        families.add(entry.family + "_total" if entry.type == "counter" else entry.family)
+    assert listed == families
