@@ -223,7 +223,7 @@ def test_only_fedns_metrics_are_queried():
 
 def test_the_operating_docs_list_exactly_the_exported_metrics(exported):
     doc = (ROOT / "docs" / "operating.md").read_text()
-    listed = set(re.findall(r"^\| `(fedns_\w+)` \|", doc, re.M))
+    listed = set(re.findall(r"^\| `(fedns_\w+)` \|", doc, re.MULTILINE))
     families = set()
     for name, entry in exported.items():
         if name.endswith("_created"):

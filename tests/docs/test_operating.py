@@ -94,7 +94,7 @@ def fedns_commands() -> list[tuple[int, list[str]]]:
 
 
 def test_the_doc_has_the_sections_the_issue_asks_for():
-    headings = re.findall(r"^## (.+)$", text(), re.M)
+    headings = re.findall(r"^## (.+)$", text(), re.MULTILINE)
     for wanted in ("Install", "Join a member", "Define pools", "Point DNS at the zone",
                    "Upgrade", "Back up etcd", "What each alert means"):
         assert wanted in headings
@@ -190,6 +190,6 @@ def test_pool_file_example_is_a_valid_pool_file():
 def test_every_alert_is_explained_once():
     rules = yaml.safe_load(ALERTS.read_text())["spec"]["groups"]
     alerts = {r["alert"] for g in rules for r in g["rules"]}
-    explained = re.findall(r"^### (Fedns\w+)$", text(), re.M)
+    explained = re.findall(r"^### (Fedns\w+)$", text(), re.MULTILINE)
     assert len(explained) == len(set(explained))
     assert set(explained) == alerts
