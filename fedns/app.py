@@ -121,6 +121,10 @@ class Appliance:
         for m in self.members.values():
             await m.start()
             self._stack.push_async_callback(m.stop)
+        self.registry.register(metrics_mod.DictCollector(
+            lambda: {f'fedns_member_probe_duration_seconds{{member="{name}"}}': m.probe.latency
+                     for name, m in self.members.items()},
+            "Duration of the member's last health probe."))
         # nearest answers need each site's region/zone: give the caches a moment
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10):

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # etcd (real Store backend), dig (DNS client), nsd + dnsperf (DNS benchmark peer),
-# openssl (throwaway certificates for token-protected simulated members)
+# openssl (throwaway certificates for token-protected simulated members),
+# prometheus (promtool, to check the alert rules)
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
@@ -14,6 +15,7 @@ command -v dig >/dev/null || need+=(dnsutils)
 command -v nsd >/dev/null || need+=(nsd)
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v openssl >/dev/null || need+=(openssl)  # fedns sim --token serves HTTPS
+command -v promtool >/dev/null || need+=(prometheus)  # promtool checks the alert rules
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -21,9 +23,11 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # Debian starts nsd as a service on install; the tests run their own instances.
-if command -v systemctl >/dev/null && systemctl is-active --quiet nsd 2>/dev/null; then
-  systemctl stop nsd || true
-fi
+for service in nsd prometheus; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl stop "$service" || true
+  fi
+done
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 exec python3 -m pytest -q "$@"

@@ -35,15 +35,8 @@ class ControllerMetrics:
         self.member_ready = Gauge(
             "fedns_member_ready", "1 when the member's API server is ready (damped probe).",
             ["member"], registry=registry)
-        self.member_probe_seconds = Gauge(
-            "fedns_member_probe_duration_seconds", "Duration of the member's last probe.",
-            ["member"], registry=registry)
         self.leader = Gauge(
             "fedns_leader", "1 while this replica is the leader.", registry=registry)
-        self.published = Gauge(
-            "fedns_records_published_targets",
-            "Healthy targets in the records of the last reconcile of each service.",
-            registry=registry)
 
 
 class DictCollector(Collector):

@@ -21,8 +21,15 @@ from tests.docs import promql
 from tests.docs.test_dashboard import ALERTS, panel_queries
 
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool is not installed (Debian package prometheus)")
+# the README's test command installs it; a missing promtool is a failure, not a skip
+needs_promtool = pytest.mark.usefixtures("promtool_installed")
+
+
+@pytest.fixture
+def promtool_installed() -> None:
+    if PROMTOOL is None:
+        pytest.fail("promtool is not installed: run the README's test command "
+                    "(Debian package prometheus)")
 
 
 def rules() -> list[dict[str, Any]]:
