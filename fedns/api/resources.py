@@ -173,7 +173,10 @@ class Publisher:
     async def _publish_members(self) -> None:
         wanted = []
         for name, m in self.members.items():
-            topo = self.reconciler.topology(name)
+            try:
+                topo = self.reconciler.topology(name)
+            except errors.FednsError:
+                topo = None  # the reconciler reports it
             spec = {"site": m.spec.site_name, "region": topo.region if topo else "",
                     "zone": topo.zone if topo else "", "ipam": m.spec.ipam}
             services = sum(1 for svc in list(m.services.values()) if state.eligible(svc))

@@ -65,6 +65,7 @@ class Reconciler:
         self.slices = slices
         self._reported: dict[tuple[str, str], tuple[str, ...]] = {}  # (member, uid) -> last event
         self._topology: dict[str, topology_mod.Topology] = {}
+        self._unplaced: set[str] = set()
         self._background: set[asyncio.Task] = set()
         self._writing: dict[tuple[str, Key], asyncio.Task] = {}
         self._write_slots: dict[str, asyncio.Semaphore] = {}
@@ -90,9 +91,17 @@ class Reconciler:
         return known
 
     def locations(self) -> list[desired.Location]:
+        """Where every member is; a member whose topology is unknown is left out (its
+        copies are not published) rather than stopping every service's records."""
         found = []
         for name in self.members:
-            topo = self.topology(name)
+            try:
+                topo = self.topology(name)
+            except topology_mod.TopologyUnknown as err:
+                if name not in self._unplaced:
+                    log.error("%s; its services are not published", err)
+                    self._unplaced.add(name)
+                continue
             if topo is not None:
                 found.append(desired.Location(name, topo.region, topo.zone))
         return found
@@ -225,8 +234,10 @@ class Reconciler:
         ref = desired.ServiceRef(self.federation, namespace, name)
         copies = await asyncio.gather(*(self._copy(m, namespace, name)
                                         for m in self.members.values()))
-        states = [s for s, _ in copies if s is not None]
-        want = desired.records(ref, self.domain, self.locations(), states, self.ttl)
+        where = self.locations()
+        placed = {loc.member for loc in where}
+        states = [s for s, _ in copies if s is not None and s.member in placed]
+        want = desired.records(ref, self.domain, where, states, self.ttl)
         changes = await records_apply.apply(self.store, ref, want)
         if changes.conflicts:
             log.warning("%s/%s: %d record keys exist that fedns did not write; left alone",

@@ -105,3 +105,25 @@ def test_api_serves_fedns_objects_to_kubectl_and_needs_the_token_to_write(world)
     status = subprocess.run(h.fedns_cmd("status", "--api", server), capture_output=True,
                             text=True, timeout=30)
     assert status.returncode == 0 and "POOLS" in status.stdout and "umich-v4" in status.stdout
+
+
+def test_a_member_without_topology_is_left_out_not_fatal(etcd, tmp_path):
+    # Nodes without zone labels and no zone in the config: that member's copies are
+    # not published, every other member's are
+    sim = h.Sim(str(tmp_path), "umich:us-east:us-east-1,bare:r:z")
+    sim.kubectl("bare", "label", "nodes", "--all", "topology.kubernetes.io/zone-",
+                "failure-domain.beta.kubernetes.io/zone-")
+    replica = h.Replica(str(tmp_path), "r1", etcd.url, sim.kubeconfig,
+                        members="umich:us-east:us-east-1,bare:r:z",
+                        extra={"pools": h.POOLS[:1] + [{"name": "bare-v4", "site": "bare",
+                                                        "addresses": ["203.0.113.0/28"]}]})
+    try:
+        replica.start()
+        for member in ("umich", "bare"):
+            sim.kubectl(member, "apply", "-f", "-", stdin=h.service_manifest("web"))
+        ip = h.until(lambda: h.ingress_ip(sim, "umich", "web"), 10, "umich address")
+        h.until(lambda: replica.dig(name("web")) == [f"A {ip}"], 10, "umich published")
+        assert "no zone configured" in open(replica.log_path).read()
+    finally:
+        replica.kill()
+        sim.stop()
