@@ -35,7 +35,7 @@ class Appliance:
     """One fedns replica."""
 
     def __init__(self, settings: config.Settings, *, identity: str = "",
-                 probe_interval: float = 1.0, lease_ttl: int = 10, workers: int = 16,
+                 probe_interval: float = 1.0, lease_ttl: int = 10, workers: int = 8,
                  resync: float = 300.0) -> None:
         self.settings = settings
         self.identity = identity or f"{socket.gethostname()}-{os.getpid()}"
