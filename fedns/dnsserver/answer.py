@@ -58,9 +58,10 @@ class _FormErr(Exception):
 
 
 def _nearest(ctx: lookup.Context, name: lookup.Labels, owner: DNSLabel, qtype: int,
-             site: settings_mod.Site) -> list[RR] | None:
+             site: settings_mod.Site) -> tuple[list[RR], str] | None:
     """The site's zone tier, else its region tier, as addresses owned by the query
-    name; None when neither has a healthy address of ``qtype``."""
+    name, with the tier's name (``zone``/``region``); None when neither has a healthy
+    address of ``qtype``."""
     ref = desired.parse_global_name(lookup.text(name), ctx.apex_name)
     if ref is None:
         return None
@@ -69,7 +70,7 @@ def _nearest(ctx: lookup.Context, name: lookup.Labels, owner: DNSLabel, qtype: i
                  desired.region_name(ref, ctx.apex_name, site.region)]
     except desired.skydns.BadName:
         return None
-    for tier in tiers:
+    for tier, tier_name in zip(tiers, ("zone", "region")):
         labels = tuple(tier.encode().split(b"."))
         try:
             records = lookup.services(ctx, labels, False, qtype)
@@ -82,7 +83,7 @@ def _nearest(ctx: lookup.Context, name: lookup.Labels, owner: DNSLabel, qtype: i
                 seen.add(record.service.host)
                 out.append(lookup.address_rr(owner, qtype, record.ttl, record.address))
         if out:
-            return out
+            return out, tier_name
     return None
 
 
@@ -223,13 +224,14 @@ def answer(zone: zone_mod.Zone, request: DNSRecord, client: settings_mod.IPAddre
 
     records: list[RR] = []
     extra: list[RR] = []
+    tier = "all" if tailored else ""
     try:
         if any(b"/" in label or b"." in label for label in name):
             raise lookup.NotFound  # cannot be a key
         if qtype in (lookup.T_A, lookup.T_AAAA):
             nearest = _nearest(ctx, name, owner, qtype, site) if site is not None else None
             if nearest is not None:
-                records = nearest
+                records, tier = nearest
             else:
                 try:
                     records = lookup.addresses(ctx, name, owner, qtype, [])
@@ -274,6 +276,8 @@ def answer(zone: zone_mod.Zone, request: DNSRecord, client: settings_mod.IPAddre
     if not records:
         reply.add_auth(lookup.soa(ctx))
         return reply
+    # which tier a global name was answered from (zone, region or all), for metrics
+    reply.fedns_tier = tier  # type: ignore[attr-defined]
     reply.rr.extend(records)
     reply.ar[:0] = extra  # before the OPT record
     reply.set_header_qa()

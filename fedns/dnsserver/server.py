@@ -76,6 +76,10 @@ class Server:
         self.queries = [0, 0]
         self.rcodes = [0] * 16
         self.cache_hits = 0
+        # answers to global names by the tier they came from (zone, region, all)
+        self.tiers: dict[str, int] = {"zone": 0, "region": 0, "all": 0}
+        self._tier_of: dict[object, str] = {}  # cache key -> tier, to count cached hits
+        self._computed_tier = ""
         self.dropped = 0
         self.truncated = 0
         # response minus its ID, per transport, keyed by the request minus its ID
@@ -107,6 +111,7 @@ class Server:
         if self.zone.version != self._cache_version:
             for cache in self._caches:
                 cache.clear()
+            self._tier_of.clear()
             self._cache_version = self.zone.version
         return self._caches[transport]
 
@@ -121,14 +126,25 @@ class Server:
         key: object = (data[2:], self._site_index(host)) if self.settings.sites else data[2:]
         tail = cache.get(key)
         if tail is None:
+            self._computed_tier = ""
             tail = self._compute(data, host, transport)
             if len(cache) >= CACHE_ENTRIES:
                 cache.clear()
+                self._tier_of.clear()
             cache[key] = tail
+            if self._computed_tier:
+                self._tier_of[key] = self._computed_tier
+                self.tiers[self._computed_tier] += 1
         else:
             self.cache_hits += 1
+            self._count_tier(key)
         self.rcodes[tail[1] & 0xF] += 1
         return data[:2] + tail
+
+    def _count_tier(self, key: object) -> None:
+        tier = self._tier_of.get(key)
+        if tier:
+            self.tiers[tier] += 1
 
     def _unavailable(self, data: bytes) -> bytes:
         try:
@@ -149,6 +165,7 @@ class Server:
             client = None
         try:
             reply = answer_mod.answer(self.zone, request, client, self.settings)
+            self._computed_tier = getattr(reply, "fedns_tier", "")
             wire = bytes(reply.pack())
             limit = _udp_limit(request, self.settings) if transport == UDP else 65535
             if len(wire) > limit:
@@ -181,7 +198,10 @@ class Server:
                 if site_index is None:
                     tail = get(data[2:])
                 else:
-                    tail = get((data[2:], site_index(address[0])))
+                    key = (data[2:], site_index(address[0]))
+                    tail = get(key)
+                    if tail is not None:
+                        self._count_tier(key)
                 if tail is not None:
                     hits += 1
                     rcodes[tail[1] & 0xF] += 1
@@ -297,6 +317,8 @@ class Server:
             'fedns_dns_requests_total{transport="udp"}': self.queries[UDP],
             'fedns_dns_requests_total{transport="tcp"}': self.queries[TCP],
         }
+        for tier, value in self.tiers.items():
+            out[f'fedns_dns_nearest_answers_total{{tier="{tier}"}}'] = value
         for rcode, value in enumerate(self.rcodes):
             if value:
                 out[f'fedns_dns_responses_total{{rcode="{_RCODES.get(rcode, rcode)}"}}'] = value
