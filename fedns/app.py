@@ -94,8 +94,8 @@ class Appliance:
 
     async def _start(self) -> None:
         s = self.settings
-        # member access is the synchronous kubernetes client in threads: one thread per
-        # watch stream is not taken from here, but lists, probes and writes are
+        # member access is the synchronous kubernetes client in threads: watch streams
+        # have threads of their own; lists, probes and writes share this pool
         asyncio.get_running_loop().set_default_executor(
             concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="member"))
         self.store = await store.open_store(s.store)
