@@ -117,7 +117,7 @@ class Manager:
             except asyncio.CancelledError:
                 self.queue.done(key)
                 raise
-            except Exception as err:  # noqa: BLE001 - every failure is retried or reported
+            except Exception as err:
                 self.metrics.reconciles.labels("error").inc()
                 delay = reconciler_mod.retry_delay(err)
                 if delay is None:

@@ -182,6 +182,6 @@ class AsyncWorkQueue(WorkQueue[K]):
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.next_due())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return None

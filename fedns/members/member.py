@@ -155,7 +155,7 @@ class Member:
             raise MemberWriteError(
                 f"member {self.name!r}: status of service {namespace}/{name}: "
                 f"HTTP {err.status} {err.reason}") from err
-        except Exception as err:  # noqa: BLE001 - connection errors of any kind
+        except Exception as err:
             raise MemberWriteError(
                 f"member {self.name!r}: status of service {namespace}/{name}: {err}") from err
 
@@ -164,7 +164,7 @@ class Member:
         """A core/v1 Event on the Service, as ``kubectl describe svc`` shows it."""
         meta = service.get("metadata") or {}
         namespace = meta.get("namespace", "default")
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         event = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": f"{meta.get('name')}.{uuid.uuid4().hex[:16]}",
@@ -180,5 +180,5 @@ class Member:
         try:
             await asyncio.to_thread(rest.request, self.api, "POST",
                                     f"/api/v1/namespaces/{namespace}/events", event)
-        except Exception as err:  # noqa: BLE001 - events are best effort
+        except Exception as err:
             raise MemberWriteError(f"member {self.name!r}: event {reason}: {err}") from err

@@ -10,7 +10,6 @@ Not for: TLS or authentication (not yet supported; use a loopback or trusted net
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Sequence

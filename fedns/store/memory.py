@@ -21,7 +21,7 @@ from fedns.store import base
 
 
 class _Lease:
-    __slots__ = ("id", "ttl", "deadline", "keys", "timer")
+    __slots__ = ("deadline", "id", "keys", "timer", "ttl")
 
     def __init__(self, lease_id: int, ttl: int, deadline: float) -> None:
         self.id = lease_id
@@ -32,7 +32,7 @@ class _Lease:
 
 
 class _Watcher:
-    __slots__ = ("prefix", "end", "queue")
+    __slots__ = ("end", "prefix", "queue")
 
     def __init__(self, prefix: bytes) -> None:
         self.prefix = prefix

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
 
 from fedns.members import member, topology
 from tests.members.conftest import SERVICES, SLICES, lb_service
 from tests.support import aio
+
+
+@contextlib.asynccontextmanager
+async def running(path: str, name: str, events: list | None = None,
+                  **kw) -> AsyncIterator[member.Member]:
+    """A started Member for one context of the sim's kubeconfig, stopped afterwards."""
+    m = connect(path, name, events, **kw)
+    await m.start()
+    try:
+        yield m
+    finally:
+        await m.stop()
 
 
 def connect(path: str, name: str, events: list | None = None, **kw) -> member.Member:
@@ -28,9 +43,7 @@ def cached(m: member.Member) -> dict[str, str]:
 
 async def test_informer_sees_5000_services_and_the_cache_matches(sim):
     sims, path = sim
-    m = connect(path, "umich")
-    await m.start()
-    try:
+    async with running(path, "umich") as m:
         await aio.until(m.synced, 10, "initial sync")
         storage = sims[0].server.storage
         for i in range(5000):
@@ -38,16 +51,12 @@ async def test_informer_sees_5000_services_and_the_cache_matches(sim):
         expected = await services_in(sims[0])
         assert len(expected) == 5001  # plus the seeded kubernetes Service
         await aio.until(lambda: cached(m) == expected, 30, "cache equal to the member")
-    finally:
-        await m.stop()
 
 
 async def test_changes_arrive_as_keys_and_deletes_are_delivered(sim):
     sims, path = sim
     events: list = []
-    m = connect(path, "umich", events)
-    await m.start()
-    try:
+    async with running(path, "umich", events) as m:
         await aio.until(m.synced, 10, "initial sync")
         storage = sims[0].server.storage
         await storage.create(SERVICES, "default", lb_service("web"))
@@ -61,15 +70,11 @@ async def test_changes_arrive_as_keys_and_deletes_are_delivered(sim):
         assert ("umich/Service", "default/web", False) in events
         assert ("umich/EndpointSlice", "default/web-1", False) in events
         assert "default/web-1" in m.endpointslices and "default/web" not in m.services
-    finally:
-        await m.stop()
 
 
 async def test_watch_resumes_after_the_member_restarts(sim):
     sims, path = sim
-    m = connect(path, "umich")
-    await m.start()
-    try:
+    async with running(path, "umich") as m:
         await aio.until(m.synced, 10, "initial sync")
         storage = sims[0].server.storage
         await storage.create(SERVICES, "default", lb_service("before"))
@@ -80,16 +85,12 @@ async def test_watch_resumes_after_the_member_restarts(sim):
         await storage.create(SERVICES, "default", lb_service("after"))
         expected = await services_in(sims[0])
         await aio.until(lambda: cached(m) == expected, 15, "cache caught up after restart")
-    finally:
-        await m.stop()
 
 
 async def test_compaction_forces_a_relist_and_the_cache_ends_equal(sim):
     sims, path = sim
     events: list = []
-    m = connect(path, "umich", events)
-    await m.start()
-    try:
+    async with running(path, "umich", events) as m:
         await aio.until(m.synced, 10, "initial sync")
         storage = sims[0].server.storage
         for name in ("a", "b", "c"):
@@ -109,16 +110,12 @@ async def test_compaction_forces_a_relist_and_the_cache_ends_equal(sim):
         await aio.until(lambda: cached(m) == expected, 20, "cache equal after relist")
         assert m.informers["Service"].relists > relists
         assert ("umich/Service", "default/b", True) in events, "the missed delete is delivered"
-    finally:
-        await m.stop()
 
 
 async def test_health_goes_notready_after_damping_and_back(sim):
     sims, path = sim
     flips: list[tuple[str, bool]] = []
-    m = connect(path, "ucsd", on_health=lambda name, ready: flips.append((name, ready)))
-    await m.start()
-    try:
+    async with running(path, "ucsd", on_health=lambda name, ready: flips.append((name, ready))) as m:
         await aio.until(lambda: m.ready, 5, "ready")
         await sims[1].stop()
         probes = m.probe.probes
@@ -128,19 +125,13 @@ async def test_health_goes_notready_after_damping_and_back(sim):
         await sims[1].start()
         await aio.until(lambda: m.ready, 10, "Ready again after restart")
         assert flips == [("ucsd", True), ("ucsd", False), ("ucsd", True)]
-    finally:
-        await m.stop()
 
 
 async def test_topology_from_config_else_node_labels(sim):
-    sims, path = sim
-    m = connect(path, "ucsd")
-    await m.start()
-    try:
+    _sims, path = sim
+    async with running(path, "ucsd") as m:
         await aio.until(m.synced, 10, "initial sync")
         assert m.topology() == topology.Topology("us-west", "us-west-2")
-    finally:
-        await m.stop()
     with pytest.raises(topology.TopologyUnknown, match="Nodes disagree: a, b"):
         topology.resolve("x", "", "", [
             {"metadata": {"labels": {"topology.kubernetes.io/region": "a"}}},
