@@ -63,8 +63,10 @@ class Poller(asyncio.DatagramProtocol):
 
 
 async def wait_all(server: tuple[str, int], names: dict[str, float], answered: bool,
-                   changed: asyncio.Queue[str], timeout: float = 120.0) -> dict[str, float]:
-    """name -> seconds from its start time until it answers (or is NXDOMAIN).
+                   changed: asyncio.Queue[str], stored: dict[str, float],
+                   timeout: float = 120.0) -> dict[str, float]:
+    """name -> seconds from its start time until it answers (or is NXDOMAIN); also
+    fills ``stored``: name -> seconds until its records first changed in etcd.
 
     A name is queried once the Store shows its records changed (``changed``, fed by
     an etcd watch), then again after 10, 20, 40 ... 160 ms until it reaches its goal, so polling does not
@@ -84,6 +86,8 @@ async def wait_all(server: tuple[str, int], names: dict[str, float], answered: b
                 name = changed.get_nowait()
                 if name in pending:
                     due.setdefault(name, 0.0)
+                    if name not in stored:  # first time its records changed in etcd
+                        stored[name] = time.monotonic() - pending[name]
             now = time.monotonic()
             for name, when in list(due.items()):
                 if when <= now:
@@ -228,7 +232,9 @@ async def main(members: int, services: int) -> None:
         await asyncio.gather(*(create(m, j) for m, j in order))
         created = {member_name(m, j): t for (m, j), t in created_at.items()}
         print(f"created {len(order)} Services in the members", flush=True)
-        up = await wait_all(("127.0.0.1", dns_port), created, True, changed)
+        stored_up: dict[str, float] = {}
+        up = await wait_all(("127.0.0.1", dns_port), created, True, changed, stored_up)
+        report("creation -> records in etcd", list(stored_up.values()))
         report("creation -> member name answers", list(up.values()))
 
         deleted_at: dict[tuple[str, int], float] = {}
@@ -239,7 +245,7 @@ async def main(members: int, services: int) -> None:
 
         await asyncio.gather(*(delete(m, j) for m, j in order))
         deleted = {member_name(m, j): t for (m, j), t in deleted_at.items()}
-        down = await wait_all(("127.0.0.1", dns_port), deleted, False, changed)
+        down = await wait_all(("127.0.0.1", dns_port), deleted, False, changed, {})
         follower.cancel()
         report("deletion -> name is NXDOMAIN", list(down.values()))
         report("peer: etcd put -> watch event", peer)
