@@ -10,7 +10,6 @@ exact integers (a /64 has 18446744073709551616 addresses).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -90,8 +89,7 @@ def read_pool_file(path: str) -> list[pool.Pool]:
 
 
 async def _open(args: argparse.Namespace) -> tuple[base.Store, manager.IPAM]:
-    timeout = float(os.environ.get("FEDNS_CONNECT_TIMEOUT", "5"))
-    st = await store.open_store(args.store, connect_timeout=timeout)
+    st = await store.open_store(args.store)
     ipam = manager.IPAM(st, {})
     try:
         await ipam.start()

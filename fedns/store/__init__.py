@@ -6,8 +6,10 @@ contract and its types live in :mod:`fedns.store.base`.
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 
+from fedns import errors
 from fedns.store import base
 
 DEFAULT_URL = "memory://"
@@ -30,8 +32,23 @@ def parse_endpoints(url: str) -> list[tuple[str, int]]:
     return endpoints
 
 
-async def open_store(url: str = DEFAULT_URL, *, connect_timeout: float = 5.0) -> base.Store:
-    """Open the store named by ``url``; raises BadStoreURL or Unavailable."""
+def default_connect_timeout() -> float:
+    """``$FEDNS_CONNECT_TIMEOUT`` seconds (default 5): how long to wait for etcd."""
+    text = os.environ.get("FEDNS_CONNECT_TIMEOUT", "5")
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise errors.UsageError(
+            f"FEDNS_CONNECT_TIMEOUT={text!r} is not a positive number of seconds")
+    return value
+
+
+async def open_store(url: str = DEFAULT_URL, *,
+                     connect_timeout: float | None = None) -> base.Store:
+    """Open the store named by ``url``; raises BadStoreURL or Unavailable.  Without
+    ``connect_timeout``, etcd gets :func:`default_connect_timeout` seconds to answer."""
     scheme = urllib.parse.urlsplit(url).scheme if "://" in url else ""
     if scheme == "memory":
         from fedns.store import memory
@@ -41,7 +58,7 @@ async def open_store(url: str = DEFAULT_URL, *, connect_timeout: float = 5.0) ->
         from fedns.store import etcd
 
         store = etcd.EtcdStore(parse_endpoints(url), url=url)
-        await store.connect(timeout=connect_timeout)
+        await store.connect(timeout=connect_timeout or default_connect_timeout())
         return store
     raise base.BadStoreURL(
         f"store URL {url!r}: expected memory:// or etcd://host:port[,host:port...]"

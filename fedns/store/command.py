@@ -52,8 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _open(args: argparse.Namespace) -> base.Store:
-    timeout = float(os.environ.get("FEDNS_CONNECT_TIMEOUT", "5"))
-    return await store.open_store(args.store, connect_timeout=timeout)
+    return await store.open_store(args.store)
 
 
 async def _ls(args: argparse.Namespace) -> int:

@@ -60,3 +60,24 @@ def test_unreachable_etcd_is_one_line_and_exit_2():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"fedns: etcd at 127.0.0.1:{port} is unreachable (no answer within 1s)"]
+
+
+def test_run_honours_the_connect_timeout_and_rejects_a_bad_one(tmp_path):
+    port = procs.free_port()
+    config = tmp_path / "c.yaml"
+    config.write_text(f"federation: f\ndomain: example.org\nstore: etcd://127.0.0.1:{port}\n")
+    env = {"PATH": "/usr/bin:/bin", "FEDNS_CONNECT_TIMEOUT": "1"}
+    result = subprocess.run([sys.executable, "-m", "fedns.cli", "run", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"fedns: etcd at 127.0.0.1:{port} is unreachable (no answer within 1s)")
+    bad = fedns_env("store", "ls", "/", "--store", f"etcd://127.0.0.1:{port}",
+                    env={**env, "FEDNS_CONNECT_TIMEOUT": "soon"})
+    assert (bad.returncode, bad.stderr.strip()) == (
+        2, "fedns: FEDNS_CONNECT_TIMEOUT='soon' is not a positive number of seconds")
+
+
+def fedns_env(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fedns.cli", *args], capture_output=True,
+                          text=True, timeout=60, env=env)
