@@ -229,9 +229,11 @@ async def main(members: int, services: int) -> None:
             # each member's copy has its own name: <member>.S.N.F.svc.D
             return f"{member}.s{j:05d}.default.{FEDERATION}.svc.{DOMAIN}"
 
+        began = time.monotonic()
         await asyncio.gather(*(create(m, j) for m, j in order))
         created = {member_name(m, j): t for (m, j), t in created_at.items()}
-        print(f"created {len(order)} Services in the members", flush=True)
+        print(f"created {len(order)} Services in the members in "
+              f"{time.monotonic() - began:.2f} s", flush=True)
         stored_up: dict[str, float] = {}
         up = await wait_all(("127.0.0.1", dns_port), created, True, changed, stored_up)
         report("creation -> records in etcd", list(stored_up.values()))
@@ -254,7 +256,11 @@ async def main(members: int, services: int) -> None:
                   f"{pct(list(up.values()), .99) / pct(peer, .99):.1f}x; "
                   f"p99 {'meets' if pct(list(up.values()), .99) < 1 else 'misses'} "
                   f"the 1 s target", flush=True)
-        print(f"(mean {statistics.mean(up.values()) * 1000:.1f} ms; fedns log: {log.name})")
+        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics", timeout=5) as r:
+            reconciles = sum(float(line.split()[-1]) for line in r.read().decode().splitlines()
+                             if line.startswith("fedns_reconcile_total"))
+        print(f"(mean {statistics.mean(up.values()) * 1000:.1f} ms; {reconciles:.0f} reconciles "
+              f"for {services} services; fedns log: {log.name})")
     finally:
         if replica is not None:
             procs.stop_process(replica)

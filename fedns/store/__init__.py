@@ -57,9 +57,11 @@ async def open_store(url: str = DEFAULT_URL, *,
     if scheme == "etcd":
         from fedns.store import etcd
 
+        from fedns.store import batching
+
         store = etcd.EtcdStore(parse_endpoints(url), url=url)
         await store.connect(timeout=connect_timeout or default_connect_timeout())
-        return store
+        return batching.GroupCommit(store)
     raise base.BadStoreURL(
         f"store URL {url!r}: expected memory:// or etcd://host:port[,host:port...]"
     )
