@@ -52,6 +52,7 @@ class Manager:
         self.reconciles = 0
         self.repair_grace = 300.0
         reconciler.requeue = lambda key, delay: self.queue.add_after(key, delay)
+        reconciler.wait_idle = lambda timeout: self.queue.wait_idle(timeout)
 
     # -- events (every replica) ----------------------------------------------
 

@@ -154,18 +154,44 @@ class AsyncWorkQueue(WorkQueue[K]):
         super().__init__(clock=time.monotonic, **kwargs)  # type: ignore[arg-type]
         self._wakeup = asyncio.Event()
         self._shutdown = False
+        # set while no key is queued or being processed (delayed keys do not count)
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def _note(self) -> None:
+        if self._queue or self._processing:
+            self.idle.clear()
+        else:
+            self.idle.set()
 
     def add(self, key: K) -> None:
         super().add(key)
         self._wakeup.set()
+        self._note()
 
     def add_after(self, key: K, delay: float) -> None:
         super().add_after(key, delay)
         self._wakeup.set()
 
+    def get_nowait(self) -> K | None:
+        key = super().get_nowait()
+        self._note()
+        return key
+
     def done(self, key: K) -> None:
         super().done(key)
         self._wakeup.set()
+        self._note()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait until the queue is idle, at most ``timeout`` seconds; True if it is."""
+        if self.idle.is_set():
+            return True
+        try:
+            await asyncio.wait_for(self.idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def shutdown(self) -> None:
         self._shutdown = True

@@ -70,8 +70,13 @@ class Reconciler:
         self._writing: dict[tuple[str, Key], asyncio.Task] = {}
         self._write_slots: dict[str, asyncio.Semaphore] = {}
         self.max_writes = 16
-        # set by the manager: put a key back in the queue after a delay
+        # status writes wait (at most this long) for the queue to go idle: under a burst
+        # every service is published first, then the members are told
+        self.max_defer = 5.0
+        # set by the manager: put a key back in the queue after a delay; wait until
+        # the queue is idle (at most the given seconds)
         self.requeue: Callable[[Key, float], None] = lambda key, delay: None
+        self.wait_idle: Callable[[float], Awaitable[object]] = _no_wait
 
     # -- reading -------------------------------------------------------------
 
@@ -117,9 +122,10 @@ class Reconciler:
 
     def _write_later(self, member: str, key: Key, write: Callable[[], Awaitable[None]]) -> None:
         """Run a status write in the background, one at a time per (member, service) and
-        ``max_writes`` at a time per member, so DNS never waits for member writes.  A
-        finished write changes the Service, whose event reconciles it again; a failed
-        one asks for the key to be requeued."""
+        ``max_writes`` at a time per member, so DNS never waits for member writes: it
+        starts once the queue is idle or after ``max_defer`` seconds.  A finished write
+        changes the Service, whose event reconciles it again; a failed one asks for the
+        key to be requeued."""
         marker = (member, key)
         if marker in self._writing:
             return  # the write in flight triggers a fresh reconcile when it lands
@@ -127,6 +133,7 @@ class Reconciler:
 
         async def run() -> None:
             try:
+                await self.wait_idle(self.max_defer)
                 async with limit:
                     await write()
             except errors.FednsError as err:
@@ -174,6 +181,10 @@ class Reconciler:
             ips = await self._allocate(m, svc)
             if ips and state.ingress_ips(svc) != ips:
                 async def write(svc: dict[str, Any] = svc, ips: list[str] = ips) -> None:
+                    now = m.services.get(f"{namespace}/{name}")
+                    if now is None or state.uid(now) != state.uid(svc) or \
+                            state.ingress_ips(now) == ips:
+                        return  # gone, re-created or already shown while it waited
                     await m.set_ingress(namespace, name, ips)
                     self._event(m, svc, "IPAllocated",
                                 "Assigned IP " + ", ".join(ips) + " from fedns", "Normal")
@@ -250,6 +261,10 @@ class Reconciler:
         return Result(
             published=sum(len(s.addresses) for s in states if s.healthy),
             changed=len(changes.create) + len(changes.update) + len(changes.delete))
+
+
+async def _no_wait(timeout: float) -> None:
+    return None
 
 
 def retry_delay(err: BaseException) -> float | None:

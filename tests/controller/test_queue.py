@@ -137,3 +137,17 @@ async def test_workers_never_overlap_on_a_key():
     await asyncio.wait_for(asyncio.gather(*workers), 5)
     assert overlaps == []
     assert set(processed) == set(range(5))
+
+
+async def test_idle_means_nothing_queued_or_in_progress():
+    q: queue.AsyncWorkQueue[str] = queue.AsyncWorkQueue()
+    assert await q.wait_idle(0.01)
+    q.add("a")
+    q.add_after("later", 60)  # a delayed key does not keep the queue busy
+    assert not q.idle.is_set()
+    assert not await q.wait_idle(0.01), "times out while a key waits"
+    waiter = asyncio.create_task(q.wait_idle(5))
+    key = await q.get()
+    assert not q.idle.is_set(), "still busy while the key is processed"
+    q.done(key)
+    assert await waiter
