@@ -9,7 +9,10 @@ prints the time until each name is NXDOMAIN.  The peer is the etcd write itself:
 the same run measures p50/p99 of one etcd put + its watch event arriving, and prints
 the convergence p99 as a multiple of it.
 
-    python -m bench.convergence [--members 3] [--services 1000]
+    python -m bench.convergence [--members 3] [--services 1000] [--profile FILE]
+
+``--profile FILE`` runs ``fedns run`` under cProfile (its event loop thread) and
+prints the functions that took the most time; the stats stay in FILE for pstats.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import pstats
 import random
 import statistics
 import subprocess
@@ -153,7 +157,7 @@ async def etcd_peer(url: str, n: int = 500) -> list[float]:
         await st.close()
 
 
-async def main(members: int, services: int) -> None:
+async def main(members: int, services: int, profile: str = "") -> None:
     workdir = tempfile.mkdtemp(prefix="fedns-bench-")
     etcd = procs.EtcdCluster(1).start()
     spec_text = ",".join(f"m{i}:r{i % 2}:z{i}" for i in range(members))
@@ -185,8 +189,10 @@ async def main(members: int, services: int) -> None:
         with open(config_path, "w") as f:
             yaml.safe_dump(config, f)
         log = open(os.path.join(workdir, "fedns.log"), "w")  # noqa: SIM115
-        replica = subprocess.Popen([sys.executable, "-m", "fedns.cli", "run", "--config",
-                                    config_path], stdout=log, stderr=subprocess.STDOUT)
+        profiler = ["-m", "cProfile", "-o", profile] if profile else []
+        replica = subprocess.Popen([sys.executable, *profiler, "-m", "fedns.cli", "run",
+                                    "--config", config_path], stdout=log,
+                                   stderr=subprocess.STDOUT)
         def ready() -> bool:
             with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/readyz", timeout=1) as r:
                 return r.status == 200
@@ -267,11 +273,15 @@ async def main(members: int, services: int) -> None:
         await session.close()
         procs.stop_process(sim_proc)
         etcd.stop()
+    if profile and os.path.exists(profile):
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.convergence")
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--profile", default="", metavar="FILE",
+                        help="run fedns under cProfile, keep the stats in FILE")
     args = parser.parse_args()
-    asyncio.run(main(args.members, args.services))
+    asyncio.run(main(args.members, args.services, args.profile))

@@ -9,11 +9,10 @@ by another member of the batch (etcd would also refuse a txn that puts one key
 twice).  At low load nothing waits: a txn goes out at once, alone.
 
 The merged txn's success branch is every member's success ops, in order; its
-compares are every member's compares.  Its failure branch reads every compared key
-(and runs members' read-only failure ops), so when the merged txn fails the compares
-are evaluated here against the values read at that revision: a member whose compare
-failed gets its failure result from that same revision (a valid serial order), and
-the others go round again.  Members with writes in their failure branch, or with
+compares are every member's compares.  When it fails, one read txn fetches every
+compared key with the members' read-only failure ops, and the compares are evaluated
+here against those values: a member whose compare fails at that revision gets its
+failure result from it (a valid serial order), and the others go round again.  Members with writes in their failure branch, or with
 prefix operations, are never merged: they go to the Store alone.
 
 Not for: reads and plain puts (passed straight through), or memory:// (no round
@@ -152,14 +151,9 @@ class GroupCommit(base.Store):
             _settle(job.future, result)
 
     async def _merged(self, batch: list[_Job]) -> None:
-        compared = list(dict.fromkeys(c.key for job in batch for c in job.compare))
-        failure: list[base.Op] = [base.Get(k) for k in compared]
-        for job in batch:
-            failure.extend(job.failure)
         try:
             result = await self.inner.txn([c for job in batch for c in job.compare],
-                                          [op for job in batch for op in job.success],
-                                          failure)
+                                          [op for job in batch for op in job.success])
         except base.Unavailable as err:
             for job in batch:
                 _settle(job.future, error=err)
@@ -177,7 +171,22 @@ class GroupCommit(base.Store):
                                                    result.responses[at:at + n]))
                 at += n
             return
-        # which compares failed, as of the revision the merged txn failed at
+        await self._blame(batch)
+
+    async def _blame(self, batch: list[_Job]) -> None:
+        """After a merged txn failed: read every compared key, with every member's
+        failure reads, in one txn; a member whose compare fails at that revision gets
+        that as its result (a valid serial order), the others go round again."""
+        compared = list(dict.fromkeys(c.key for job in batch for c in job.compare))
+        reads: list[base.Op] = [base.Get(k) for k in compared]
+        for job in batch:
+            reads.extend(job.failure)
+        try:
+            result = await self.inner.txn([], reads)
+        except Exception as err:  # noqa: BLE001 - handed to every caller
+            for job in batch:
+                _settle(job.future, error=err)
+            return
         found: dict[bytes, base.KeyValue | None] = {}
         for key, kvs in zip(compared, result.responses):
             found[key] = kvs[0] if isinstance(kvs, list) and kvs else None
