@@ -2,7 +2,10 @@
 
 :class:`Damper` is the pure rule (DESIGN.md: 3 failures to go down, 1 success to
 come back); :class:`Probe` runs it on an interval against a member's API server and
-keeps the state, the last error and the probe latency for status and metrics.
+keeps the state, the last error and the probe latency for status and metrics.  A
+probe is one GET on the member's :mod:`transport` (its session, its credentials) with
+a short timeout of its own and no retries: a hung member counts as a failed probe
+after one timeout, not after several.
 """
 
 from __future__ import annotations
@@ -11,11 +14,8 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from fedns.members import rest
+from fedns.members import transport as transport_mod
 
 
 @dataclasses.dataclass
@@ -50,13 +50,13 @@ class Probe:
 
     def __init__(
         self,
-        api_client: Any,
+        transport: transport_mod.Transport,
         interval: float = 1.0,
         timeout: float = 2.0,
         damper: Damper | None = None,
         on_flip: Callable[[bool], None] | None = None,
     ) -> None:
-        self._api = api_client
+        self._transport = transport
         self.interval, self.timeout = interval, timeout
         self.damper = damper or Damper()
         self._on_flip = on_flip or (lambda ready: None)
@@ -70,29 +70,29 @@ class Probe:
     def ready(self) -> bool:
         return self.damper.ready
 
-    def _get(self, path: str) -> None:
-        rest.request(self._api, "GET", path, accept="text/plain", timeout=self.timeout)
+    async def _get(self, path: str) -> None:
+        await self._transport.request("GET", path, accept="text/plain", timeout=self.timeout,
+                                      retries=0)
 
-    def check(self) -> None:
-        """One probe, synchronously; raises on failure."""
+    async def check(self) -> None:
+        """One probe; raises on failure."""
         try:
-            self._get(self.path)
-        except ApiException as err:
+            await self._get(self.path)
+        except transport_mod.StatusError as err:
             if err.status == 404 and self.path == "/readyz":
                 self.path = "/healthz"  # older or minimal servers
-                self._get(self.path)
+                await self._get(self.path)
             else:
                 raise
 
     async def probe_once(self) -> bool:
         start = time.monotonic()
         try:
-            await asyncio.to_thread(self.check)
+            await self.check()
             ok, self.last_error = True, ""
         except Exception as err:  # noqa: BLE001 - any failure counts as not ready
             ok = False
-            text = str(err).strip().splitlines()
-            self.last_error = (text[0] if text else type(err).__name__)[:200]
+            self.last_error = transport_mod.describe(err)
         self.latency = time.monotonic() - start
         self.probes += 1
         if self.damper.observe(ok):

@@ -1,16 +1,17 @@
 """An informer: list, then watch from the list's resourceVersion, into a local cache.
 
-One informer follows one kind in one member through the official ``kubernetes``
-client (raw JSON, no model objects: the cache holds plain dicts).  The client is
-synchronous, so each list runs in a worker thread and each watch stream is read by a
-daemon thread that hands lines to the event loop; the cache itself is only touched
-on the loop.  Guarantees:
+One informer follows one kind (a cluster-wide collection path such as
+``/api/v1/services``) of one member over the member's :mod:`transport`, entirely on
+the event loop: pages of the list, then the watch stream split into lines as its
+chunks arrive (raw JSON, no model objects: the cache holds plain dicts).  Guarantees:
 
 - no event is lost between list and watch (the watch starts at the list's version);
-- ``410 Gone`` (or an ERROR event) means relist; the relist diffs the new state
-  against the cache, so deletions missed while away are still delivered;
-- a dropped connection reconnects with exponential backoff and jitter, so a dead
-  member is never spun on.
+- ``410 Gone`` (the watch request's status or an ERROR event) means relist; the relist
+  diffs the new state against the cache, so deletions missed while away are still
+  delivered;
+- a failed list or watch (refused, 401, dropped) retries with exponential backoff
+  and jitter, so a dead or misconfigured member is never spun on;
+- ``stop()`` ends ``run()`` at once, whatever it is waiting for.
 
 Each change reaches ``on_change(kind, key, obj, old)``; ``obj`` is None on delete.
 """
@@ -21,17 +22,14 @@ import asyncio
 import json
 import logging
 import random
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-from kubernetes.watch import watch as k8s_watch
+from fedns.members import transport as transport_mod
 
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, str, "dict[str, Any] | None", "dict[str, Any] | None"], None]
-_END = object()
 
 
 def object_key(obj: dict[str, Any]) -> str:
@@ -44,13 +42,45 @@ class Gone(Exception):
     """The watched resourceVersion is too old: relist."""
 
 
+class Lines:
+    """Splits a byte stream into its non-empty lines, wherever the chunks break.
+
+    Linear in the stream's size however a long line is cut up (the parts of an
+    unfinished line are joined once, when its newline arrives), and no limit on a
+    line's length: one watch event carries a whole object."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if b"\n" not in chunk:
+            if chunk:
+                self._parts.append(chunk)
+            return []
+        lines = chunk.split(b"\n")
+        if self._parts:
+            self._parts.append(lines[0])
+            lines[0] = b"".join(self._parts)
+            self._parts = []
+        tail = lines.pop()
+        if tail:
+            self._parts.append(tail)
+        return [line for line in lines if line.strip()]
+
+    def end(self) -> list[bytes]:
+        """The last line when the stream ended without a newline."""
+        rest, self._parts = b"".join(self._parts), []
+        return [rest] if rest.strip() else []
+
+
 class Informer:
     """Follows one kind of one member.  ``await run()`` until ``stop()``."""
 
     def __init__(
         self,
         kind: str,
-        list_call: Callable[..., Any],
+        path: str,
+        transport: transport_mod.Transport,
         on_change: OnChange | None = None,
         *,
         page_size: int = 500,
@@ -59,7 +89,8 @@ class Informer:
         backoff_cap: float = 30.0,
     ) -> None:
         self.kind = kind
-        self._list_call = list_call
+        self.path = path
+        self._transport = transport
         self._on_change = on_change or (lambda *args: None)
         self.page_size = page_size
         self.watch_timeout = watch_timeout
@@ -68,33 +99,31 @@ class Informer:
         self.resource_version = ""
         self.synced = asyncio.Event()
         self.relists = 0
+        self.failures = 0  # in a row; 0 again after a watch that ended cleanly
         self.last_error: str = ""
         self._stopping = False
-        self._response: Any = None
+        self._runner: asyncio.Task[Any] | None = None
+        self._cancelled = False  # stop() cancelled the runner
 
     # -- list ----------------------------------------------------------------
 
-    def _list_pages(self) -> tuple[list[dict[str, Any]], str]:
+    async def _list_pages(self) -> tuple[list[dict[str, Any]], str]:
         items: list[dict[str, Any]] = []
-        token = None
+        token = ""
         while True:
-            kwargs: dict[str, Any] = {"limit": self.page_size, "_preload_content": False,
-                                      "_request_timeout": (5, 60)}
+            params = {"limit": str(self.page_size)}
             if token:
-                kwargs["_continue"] = token
-            resp = self._list_call(**kwargs)
-            try:
-                body = json.loads(resp.data)
-            finally:
-                resp.release_conn()
+                params["continue"] = token
+            body = await self._transport.request_json("GET", self.path, params=params,
+                                                      timeout=60.0)
             items.extend(body.get("items") or [])
             meta = body.get("metadata") or {}
-            token = meta.get("continue")
+            token = meta.get("continue") or ""
             if not token:
                 return items, str(meta.get("resourceVersion", ""))
 
     async def _relist(self) -> None:
-        items, rv = await asyncio.to_thread(self._list_pages)
+        items, rv = await self._list_pages()
         fresh = {object_key(obj): obj for obj in items}
         old = self.cache
         self.cache = fresh
@@ -110,42 +139,23 @@ class Informer:
 
     # -- watch ---------------------------------------------------------------
 
-    def _stream(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
-        """Thread body: read one watch stream, hand each event to the loop."""
-        put = queue.put_nowait
-        try:
-            resp = self._list_call(
-                watch=True, resource_version=self.resource_version,
-                allow_watch_bookmarks=True, timeout_seconds=self.watch_timeout,
-                _preload_content=False, _request_timeout=(5, self.watch_timeout + 30),
-            )
-            self._response = resp
-            if self._stopping:
-                resp.shutdown()
-            for line in k8s_watch.iter_resp_lines(resp):
-                if line:
-                    loop.call_soon_threadsafe(put, json.loads(line))
-            loop.call_soon_threadsafe(put, _END)
-        except ApiException as err:
-            loop.call_soon_threadsafe(put, Gone() if err.status == 410 else err)
-        except Exception as err:  # noqa: BLE001 - delivered to the loop and handled there
-            loop.call_soon_threadsafe(put, err)
-        finally:
-            self._response = None
-
     async def _watch(self) -> None:
         """Follow one watch stream until it ends; raise Gone or the stream's error."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        threading.Thread(target=self._stream, args=(loop, queue), daemon=True,
-                         name=f"watch-{self.kind}").start()
-        while True:
-            event = await queue.get()
-            if event is _END:
-                return
-            if isinstance(event, BaseException):
-                raise event
-            self._apply(event)
+        params = {"watch": "1", "resourceVersion": self.resource_version,
+                  "allowWatchBookmarks": "true", "timeoutSeconds": str(self.watch_timeout)}
+        lines = Lines()
+        try:
+            async with self._transport.stream(self.path, params,
+                                              read_timeout=self.watch_timeout + 30) as resp:
+                async for chunk in resp.content.iter_any():
+                    for line in lines.feed(chunk):
+                        self._apply(json.loads(line))
+        except transport_mod.StatusError as err:
+            if err.status == 410:
+                raise Gone() from err
+            raise
+        for line in lines.end():
+            self._apply(json.loads(line))
 
     def _apply(self, event: dict[str, Any]) -> None:
         kind, obj = event.get("type"), event.get("object") or {}
@@ -172,7 +182,19 @@ class Informer:
     # -- loop ----------------------------------------------------------------
 
     async def run(self) -> None:
-        failures = 0
+        self._runner = asyncio.current_task()
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            # our own stop(): a normal end; anyone else's cancel goes on up
+            if self._cancelled and self._runner is not None and self._runner.uncancel() == 0:
+                return
+            self.stop()
+            raise
+        finally:
+            self._runner = None
+
+    async def _loop(self) -> None:
         need_list = True
         while not self._stopping:
             try:
@@ -180,20 +202,15 @@ class Informer:
                     await self._relist()
                     need_list = False
                 await self._watch()
-                failures = 0  # a clean end (timeoutSeconds): just watch again
+                self.failures = 0  # a clean end (timeoutSeconds): just watch again
             except Gone:
                 log.info("%s: resourceVersion %s expired, relisting", self.kind,
                          self.resource_version)
                 need_list = True
-            except asyncio.CancelledError:
-                self.stop()
-                raise
             except Exception as err:  # noqa: BLE001 - any failure: back off, retry
-                if self._stopping:
-                    return
                 self.last_error = _describe(err)
-                delay = min(self.backoff_cap, self.backoff_base * 2 ** min(failures, 20))
-                failures += 1
+                delay = min(self.backoff_cap, self.backoff_base * 2 ** min(self.failures, 20))
+                self.failures += 1
                 log.debug("%s: %s; retrying in %.2fs", self.kind, self.last_error, delay)
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 # a watch that failed to (re)connect can resume from where it was;
@@ -201,13 +218,19 @@ class Informer:
                 need_list = need_list or not self.synced.is_set()
 
     def stop(self) -> None:
+        """End ``run()`` promptly: it is cancelled wherever it waits (a list page, the
+        watch stream, a backoff sleep) and returns normally."""
         self._stopping = True
-        resp = self._response
-        if resp is not None:
-            try:
-                resp.shutdown()  # unblocks the reading thread
-            except Exception:  # noqa: BLE001 - best effort on shutdown
-                pass
+        runner = self._runner
+        if runner is None or runner.done() or self._cancelled:
+            return
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:  # no running loop here
+            current = None
+        if runner is not current:  # run() stopping itself on a cancel needs no cancel
+            self._cancelled = True
+            runner.cancel()
 
 
 def _rv(obj: dict[str, Any]) -> str:
@@ -215,7 +238,6 @@ def _rv(obj: dict[str, Any]) -> str:
 
 
 def _describe(err: BaseException) -> str:
-    if isinstance(err, ApiException):
+    if isinstance(err, transport_mod.StatusError):
         return f"HTTP {err.status}: {err.reason}"
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    return text[:200]
+    return transport_mod.describe(err)

@@ -1,10 +1,12 @@
 """One member cluster: a kubeconfig context, its informers, its health probe, its writes.
 
 A member is reached exactly as kubectl reaches it (the same kubeconfig file and
-context), through the official ``kubernetes`` client.  The member follows Services,
-EndpointSlices and Nodes into local caches and probes the API server's health; the
-controller reads the caches and calls :meth:`Member.set_ingress` and
-:meth:`Member.record_event` to write back.
+context), over one aiohttp session on the event loop (:mod:`transport`).  The member
+follows Services, EndpointSlices and Nodes into local caches and probes the API
+server's health; the controller reads the caches and calls :meth:`Member.set_ingress`
+and :meth:`Member.record_event` to write back.  Constructing a Member only reads the
+kubeconfig (a bad one raises MemberConfigError there); ``start()`` opens the
+connection in the running loop, ``stop()`` closes it.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import kubernetes
-from kubernetes.client.exceptions import ApiException
-
 from fedns import errors
-from fedns.members import health, informer, rest, topology
+from fedns.members import health, informer, topology, transport
 
 KINDS = ("Service", "EndpointSlice", "Node")
+# cluster-wide collections, one informer each
+PATHS = {"Service": "/api/v1/services",
+         "EndpointSlice": "/apis/discovery.k8s.io/v1/endpointslices",
+         "Node": "/api/v1/nodes"}
 
 
 class MemberConfigError(errors.UsageError):
@@ -50,25 +53,6 @@ class MemberSpec:
         return self.site or self.name
 
 
-def api_client(spec: MemberSpec, retries: Any = None) -> Any:
-    """A ``kubernetes`` ApiClient for the member's kubeconfig context.  ``retries``
-    is urllib3's (None: the client's default; False: fail at once, for probes)."""
-    configuration = kubernetes.client.Configuration()
-    try:
-        kubernetes.config.load_kube_config(
-            config_file=spec.kubeconfig, context=spec.context or None,
-            client_configuration=configuration, persist_config=False)
-    except (kubernetes.config.ConfigException, OSError, KeyError, TypeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise MemberConfigError(
-            f"member {spec.name!r}: kubeconfig {spec.kubeconfig!r}"
-            f"{' context ' + repr(spec.context) if spec.context else ''}: {first}") from err
-    configuration.retries = retries
-    # enough kept-alive connections for the worker threads that share this client
-    configuration.connection_pool_maxsize = 32
-    return kubernetes.client.ApiClient(configuration)
-
-
 class Member:
     """A running member connection.  ``await start()``, then read the caches."""
 
@@ -81,26 +65,19 @@ class Member:
     ) -> None:
         self.spec = spec
         self.name = spec.name
-        self.api = api_client(spec)
-        self.core = kubernetes.client.CoreV1Api(self.api)
-        discovery = kubernetes.client.DiscoveryV1Api(self.api)
+        try:
+            self.transport = transport.Transport.from_kubeconfig(spec.kubeconfig, spec.context)
+        except transport.ConfigError as err:
+            raise MemberConfigError(f"member {spec.name!r}: {err}") from err
 
         def changed(kind: str, key: str, obj: Any, old: Any) -> None:
             if on_change is not None:
                 on_change(f"{self.name}/{kind}", key, obj, old)
 
-        self.informers = {
-            "Service": informer.Informer("Service", self.core.list_service_for_all_namespaces,
-                                         changed),
-            "EndpointSlice": informer.Informer(
-                "EndpointSlice", discovery.list_endpoint_slice_for_all_namespaces, changed),
-            "Node": informer.Informer("Node", self.core.list_node, changed),
-        }
-        # its own client, without urllib3's retries: a hung member must count as a
-        # failed probe after one timeout, not after four
-        self._probe_api = api_client(spec, retries=False)
+        self.informers = {kind: informer.Informer(kind, PATHS[kind], self.transport, changed)
+                          for kind in KINDS}
         self.probe = health.Probe(
-            self._probe_api, interval=probe_interval,
+            self.transport, interval=probe_interval,
             on_flip=lambda ready: on_health(self.name, ready) if on_health else None)
         self._tasks: list[asyncio.Task] = []
 
@@ -128,6 +105,7 @@ class Member:
                                 self.nodes.values())
 
     async def start(self) -> None:
+        await self.transport.start()
         self._tasks = [asyncio.create_task(inf.run(), name=f"{self.name}-{kind}")
                        for kind, inf in self.informers.items()]
         self._tasks.append(asyncio.create_task(self.probe.run(), name=f"{self.name}-probe"))
@@ -139,8 +117,7 @@ class Member:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        await asyncio.to_thread(self.api.close)
-        await asyncio.to_thread(self._probe_api.close)
+        await self.transport.close()
 
     # -- writes --------------------------------------------------------------
 
@@ -148,16 +125,17 @@ class Member:
         """Write ``status.loadBalancer.ingress`` of a Service (merge patch of status)."""
         body = {"status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
         try:
-            await asyncio.to_thread(
-                rest.request, self.api, "PATCH",
-                f"/api/v1/namespaces/{namespace}/services/{name}/status", body, rest.MERGE_PATCH)
-        except ApiException as err:
+            await self.transport.request(
+                "PATCH", f"/api/v1/namespaces/{namespace}/services/{name}/status",
+                body=body, content_type=transport.MERGE_PATCH)
+        except transport.StatusError as err:
             raise MemberWriteError(
                 f"member {self.name!r}: status of service {namespace}/{name}: "
                 f"HTTP {err.status} {err.reason}") from err
         except Exception as err:
             raise MemberWriteError(
-                f"member {self.name!r}: status of service {namespace}/{name}: {err}") from err
+                f"member {self.name!r}: status of service {namespace}/{name}: "
+                f"{transport.describe(err)}") from err
 
     async def record_event(self, service: dict[str, Any], reason: str, message: str,
                            type_: str = "Normal") -> None:
@@ -178,7 +156,8 @@ class Member:
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         }
         try:
-            await asyncio.to_thread(rest.request, self.api, "POST",
-                                    f"/api/v1/namespaces/{namespace}/events", event)
+            await self.transport.request("POST", f"/api/v1/namespaces/{namespace}/events",
+                                         body=event)
         except Exception as err:
-            raise MemberWriteError(f"member {self.name!r}: event {reason}: {err}") from err
+            raise MemberWriteError(
+                f"member {self.name!r}: event {reason}: {transport.describe(err)}") from err

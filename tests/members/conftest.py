@@ -10,6 +10,7 @@ from fedns.sim import cluster
 REG = builtin.registry()
 SERVICES = REG.lookup("", "v1", "services")
 SLICES = REG.lookup("discovery.k8s.io", "v1", "endpointslices")
+EVENTS = REG.lookup("", "v1", "events")
 
 
 def lb_service(name: str, namespace: str = "default") -> dict:

@@ -1,4 +1,4 @@
-"""Member access against simulated members over real sockets, with the kubernetes client."""
+"""Member access against simulated members over real sockets (HTTPS with a token)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The member transport: kubeconfig semantics, path prefix, per-request token, one-line errors."""
+"""The member transport: kubeconfig semantics, path prefix, per-request token, one-line errors,
+and the writes a Member makes, against real servers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import pytest
 import yaml
 from aiohttp import web
 
-from fedns.members import transport
+from fedns.members import member, transport
+from tests.members.conftest import EVENTS, SERVICES, lb_service
+from tests.members.test_member import running
+from tests.support import aio
 
 
 @pytest.fixture
@@ -87,3 +91,49 @@ async def test_requests_need_a_started_transport(recorder):
     await t.close()
     with pytest.raises(transport.NotStarted):
         await t.request("GET", "/readyz")
+
+
+def test_an_unknown_context_is_one_line(recorder):
+    path, _seen = recorder
+    spec = member.MemberSpec(name="x", kubeconfig=path, context="nope")
+    with pytest.raises(member.MemberConfigError) as caught:
+        member.Member(spec)
+    assert str(caught.value).startswith(f"member 'x': kubeconfig {path!r} context 'nope': ")
+    assert "\n" not in str(caught.value)
+
+
+# -- writes against the sim (HTTPS, token) -------------------------------------------
+
+
+async def test_set_ingress_writes_the_service_status(sim):
+    sims, path = sim
+    storage = sims[0].server.storage
+    await storage.create(SERVICES, "default", lb_service("web"))
+    async with running(path, "umich") as m:
+        await m.set_ingress("default", "web", ["192.0.2.7", "192.0.2.8"])
+        svc = await storage.get(SERVICES, "default", "web")
+        assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": "192.0.2.7"},
+                                                            {"ip": "192.0.2.8"}]
+        await aio.until(lambda: m.services["default/web"].get("status", {}).get(
+            "loadBalancer", {}).get("ingress"), 5, "the informer sees the write")
+        with pytest.raises(member.MemberWriteError) as caught:
+            await m.set_ingress("default", "nope", ["192.0.2.9"])
+        assert str(caught.value) == \
+            "member 'umich': status of service default/nope: HTTP 404 Not Found"
+
+
+async def test_record_event_creates_an_event_on_the_service(sim):
+    sims, path = sim
+    storage = sims[0].server.storage
+    created = await storage.create(SERVICES, "default", lb_service("web"))
+    async with running(path, "umich") as m:
+        await m.record_event(created, "IPAllocated", "192.0.2.7 from pool a", "Normal")
+        events = (await storage.list(EVENTS, "default")).items
+        assert [(e["reason"], e["message"], e["involvedObject"]["name"],
+                 e["involvedObject"]["uid"]) for e in events] == \
+            [("IPAllocated", "192.0.2.7 from pool a", "web", created["metadata"]["uid"])]
+        await sims[0].stop()
+        with pytest.raises(member.MemberWriteError) as caught:
+            await m.record_event(created, "IPAllocated", "again")
+        assert str(caught.value).startswith("member 'umich': event IPAllocated: ")
+        assert "\n" not in str(caught.value)
