@@ -66,6 +66,14 @@ class Manager:
         elif kind == "EndpointSlice":
             for service in self.reconciler.slices.update(member_name, key, obj, old):
                 self.queue.add(service)
+        elif kind == "Namespace" and _labels(obj) != _labels(old):
+            # pool namespace selectors may now match differently: look again at the
+            # namespace's services in that member
+            m = self.members.get(member_name)
+            for svc_key, svc in list(m.services.items()) if m is not None else ():
+                namespace, _, name = svc_key.partition("/")
+                if namespace == key and state.eligible(svc):
+                    self.queue.add((namespace, name))
         self.metrics.queue_depth.set(self.queue.depth)
 
     def on_health(self, member_name: str, ready: bool) -> None:
@@ -178,3 +186,7 @@ class Manager:
         while (key := self.queue.get_nowait()) is not None:
             fresh.add(key)
         return fresh
+
+
+def _labels(obj: Any) -> dict[str, str]:
+    return dict(((obj or {}).get("metadata") or {}).get("labels") or {})

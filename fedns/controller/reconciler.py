@@ -196,7 +196,7 @@ class Reconciler:
 
     async def _allocate(self, m: member_mod.Member, svc: dict[str, Any]) -> list[str]:
         try:
-            req = request.from_service(m.name, svc, {})
+            req = request.from_service(m.name, svc, m.namespace_labels(namespace_of(svc)))
         except errors.FednsError as err:  # a bad loadBalancerIP or annotation
             self._event(m, svc, "AllocationFailed", f"invalid request: {err}", "Warning")
             return []
@@ -228,7 +228,8 @@ class Reconciler:
                 ips = state.ingress_ips(svc) if state.eligible(svc) else []
                 if ips:
                     try:
-                        statuses.append((request.from_service(m.name, svc, {}), ips))
+                        statuses.append((request.from_service(
+                            m.name, svc, m.namespace_labels(namespace_of(svc))), ips))
                     except errors.FednsError:
                         continue  # its reconcile reports the bad request
         report = await self.ipam.repair(self._alive, statuses, grace)
@@ -261,6 +262,10 @@ class Reconciler:
         return Result(
             published=sum(len(s.addresses) for s in states if s.healthy),
             changed=len(changes.create) + len(changes.update) + len(changes.delete))
+
+
+def namespace_of(svc: dict[str, Any]) -> str:
+    return str((svc.get("metadata") or {}).get("namespace") or "default")
 
 
 async def _no_wait(timeout: float) -> None:

@@ -2,7 +2,7 @@
 
 A member is reached exactly as kubectl reaches it (the same kubeconfig file and
 context), over one aiohttp session on the event loop (:mod:`transport`).  The member
-follows Services, EndpointSlices and Nodes into local caches and probes the API
+follows Services, EndpointSlices, Nodes and Namespaces into local caches and probes the API
 server's health; the controller reads the caches and calls :meth:`Member.set_ingress`
 and :meth:`Member.record_event` to write back.  Constructing a Member only reads the
 kubeconfig (a bad one raises MemberConfigError there); ``start()`` opens the
@@ -21,11 +21,14 @@ from typing import Any
 from fedns import errors
 from fedns.members import health, informer, topology, transport
 
-KINDS = ("Service", "EndpointSlice", "Node")
+KINDS = ("Service", "EndpointSlice", "Node", "Namespace")
 # cluster-wide collections, one informer each
 PATHS = {"Service": "/api/v1/services",
          "EndpointSlice": "/apis/discovery.k8s.io/v1/endpointslices",
-         "Node": "/api/v1/nodes"}
+         "Node": "/api/v1/nodes",
+         "Namespace": "/api/v1/namespaces"}
+# set on every namespace by the API server (Kubernetes >= 1.21), so selectors may use it
+NAME_LABEL = "kubernetes.io/metadata.name"
 
 
 class MemberConfigError(errors.UsageError):
@@ -92,6 +95,14 @@ class Member:
     @property
     def nodes(self) -> dict[str, dict[str, Any]]:
         return self.informers["Node"].cache
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        """The labels of ``namespace`` as the member has them (pool namespace selectors
+        match these), with the name label the API server always sets."""
+        obj = self.informers["Namespace"].cache.get(namespace) or {}
+        labels = dict((obj.get("metadata") or {}).get("labels") or {})
+        labels.setdefault(NAME_LABEL, namespace)
+        return labels
 
     @property
     def ready(self) -> bool:

@@ -28,6 +28,7 @@ from tests.support import procs
 LEAST = {
     ("", "services"): {"get", "list", "watch"},
     ("", "nodes"): {"get", "list", "watch"},
+    ("", "namespaces"): {"get", "list", "watch"},
     ("discovery.k8s.io", "endpointslices"): {"get", "list", "watch"},
     ("", "services/status"): {"update", "patch"},
     ("", "events"): {"create", "patch"},
@@ -54,7 +55,7 @@ def test_cluster_role_grants_exactly_the_least():
 def test_the_role_covers_the_kinds_fedns_watches():
     watched = {"Service": ("", "services"), "EndpointSlice": ("discovery.k8s.io",
                                                               "endpointslices"),
-               "Node": ("", "nodes")}
+               "Node": ("", "nodes"), "Namespace": ("", "namespaces")}
     assert set(member.KINDS) == set(watched)
     for kind in member.KINDS:
         assert {"list", "watch"} <= LEAST[watched[kind]]

@@ -127,3 +127,46 @@ def test_a_member_without_topology_is_left_out_not_fatal(etcd, tmp_path):
     finally:
         replica.kill()
         sim.stop()
+
+
+def test_pool_namespace_selectors_see_the_members_namespace_labels(etcd, tmp_path):
+    # umich: a pool for team=blue namespaces (tried first) and one for everyone;
+    # uva: only a team=blue pool, so a Service elsewhere waits until its namespace
+    # is labelled
+    sim = h.Sim(str(tmp_path), "umich:us-east:us-east-1,uva:us-east:us-east-2")
+    blue = {"namespaceSelector": {"matchLabels": {"team": "blue"}}}
+    pools = [{"name": "umich-blue", "site": "umich", "addresses": ["192.0.2.0/28"], **blue},
+             {"name": "umich-any", "site": "umich", "addresses": ["192.0.2.16/28"]},
+             {"name": "uva-blue", "site": "uva", "addresses": ["192.0.2.128/28"], **blue}]
+    replica = h.Replica(str(tmp_path), "r1", etcd.url, sim.kubeconfig,
+                        members="umich:us-east:us-east-1,uva:us-east:us-east-2",
+                        extra={"pools": pools})
+    try:
+        replica.start()
+        for member in ("umich", "uva"):
+            sim.kubectl(member, "create", "namespace", "apps")
+        sim.kubectl("umich", "label", "namespace", "apps", "team=blue")
+        for member in ("umich", "uva"):
+            sim.kubectl(member, "apply", "-f", "-", stdin=h.service_manifest("web", "apps"))
+        sim.kubectl("umich", "apply", "-f", "-", stdin=h.service_manifest("web"))
+
+        def ip_in(member: str, namespace: str) -> str:
+            out = sim.kubectl(member, "get", "svc", "web", "-n", namespace, "-o",
+                              "jsonpath={.status.loadBalancer.ingress[0].ip}", check=False)
+            return out.strip()
+
+        blue_ip = h.until(lambda: ip_in("umich", "apps"), 10, "umich apps/web address")
+        assert ipaddress.ip_address(blue_ip) in ipaddress.ip_network("192.0.2.0/28")
+        any_ip = h.until(lambda: ip_in("umich", "default"), 10, "umich default/web address")
+        assert ipaddress.ip_address(any_ip) in ipaddress.ip_network("192.0.2.16/28")
+        h.until(lambda: "selector_mismatch" in sim.kubectl("uva", "describe", "svc", "web",
+                                                          "-n", "apps"),
+                10, "uva refuses: its namespace is not team=blue")
+        assert ip_in("uva", "apps") == ""
+        # labelling the namespace is enough: the Service is looked at again
+        sim.kubectl("uva", "label", "namespace", "apps", "team=blue")
+        uva_ip = h.until(lambda: ip_in("uva", "apps"), 10, "uva address once labelled")
+        assert ipaddress.ip_address(uva_ip) in ipaddress.ip_network("192.0.2.128/28")
+    finally:
+        replica.kill()
+        sim.stop()
