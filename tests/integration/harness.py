@@ -104,7 +104,10 @@ class Replica:
             fedns_cmd("run", "--config", self.config_path, "--identity", self.name),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        procs.wait_for(self.ready, 60, f"{self.name} /readyz")
+        # an exit ends the wait at once (ready() raising would only be retried)
+        procs.wait_for(lambda: self.proc.poll() is not None or self.ready(), 60,
+                       f"{self.name} /readyz")
+        self.ready()  # raises with the log if it exited
         return self
 
     def _get(self, path: str) -> tuple[int, str]:

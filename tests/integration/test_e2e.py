@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from tests.integration import harness as h
+from tests.support import procs
 
 
 @pytest.fixture
@@ -129,10 +130,21 @@ def test_a_member_without_topology_is_left_out_not_fatal(etcd, tmp_path):
         sim.stop()
 
 
-def test_pool_namespace_selectors_see_the_members_namespace_labels(etcd, tmp_path):
+@pytest.fixture
+def fresh_etcd():
+    """An etcd of its own: the module's holds pools other tests applied."""
+    cluster = procs.EtcdCluster(1).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_pool_namespace_selectors_see_the_members_namespace_labels(fresh_etcd, tmp_path):
     # umich: a pool for team=blue namespaces (tried first) and one for everyone;
     # uva: only a team=blue pool, so a Service elsewhere waits until its namespace
     # is labelled
+    etcd = fresh_etcd
     sim = h.Sim(str(tmp_path), "umich:us-east:us-east-1,uva:us-east:us-east-2")
     blue = {"namespaceSelector": {"matchLabels": {"team": "blue"}}}
     pools = [{"name": "umich-blue", "site": "umich", "addresses": ["192.0.2.0/28"], **blue},
