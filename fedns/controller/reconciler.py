@@ -63,7 +63,9 @@ class Reconciler:
         self.members = members
         self.ipam = ipam
         self.slices = slices
-        self._reported: dict[tuple[str, str], tuple[str, ...]] = {}  # (member, uid) -> last event
+        # (member, namespace, name) -> (uid, reason, message) of the last event sent;
+        # dropped when the Service goes, so it holds live Services only
+        self._reported: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self._topology: dict[str, topology_mod.Topology] = {}
         self._unplaced: set[str] = set()
         self._background: set[asyncio.Task] = set()
@@ -149,10 +151,12 @@ class Reconciler:
                message: str, type_: str) -> None:
         """Record an Event in the background: events are best effort and never hold up
         a reconcile (each is a write to the member)."""
-        marker = (m.name, state.uid(svc))
-        if self._reported.get(marker) == (reason, message):
+        meta = svc.get("metadata") or {}
+        marker = (m.name, namespace_of(svc), str(meta.get("name", "")))
+        said = (state.uid(svc), reason, message)
+        if self._reported.get(marker) == said:
             return  # said already; a reconcile repeats, an event should not
-        self._reported[marker] = (reason, message)
+        self._reported[marker] = said
 
         async def send() -> None:
             try:
@@ -175,6 +179,7 @@ class Reconciler:
             await self.ipam.release(m.name, namespace, name,
                                     keep_uid=state.uid(svc) if serve and svc else None)
         if not serve or svc is None:
+            self._reported.pop((m.name, namespace, name), None)
             return None, None
         write = None
         if m.spec.ipam == "managed":

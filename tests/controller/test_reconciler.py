@@ -1,0 +1,136 @@
+"""The reconciler against in-memory members and a memory Store (no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from fedns.controller import reconciler, state
+from fedns.ipamstore import manager as ipam_manager
+from fedns.members import member as member_mod
+from fedns.members import topology
+from fedns.records import apply as records_apply
+from fedns.records import desired
+from fedns.store import memory
+from ipam import pool
+
+
+class Synced:
+    def __init__(self) -> None:
+        self.synced = asyncio.Event()
+        self.synced.set()
+
+
+class FakeMember:
+    """What the reconciler reads and calls of a Member."""
+
+    def __init__(self, name: str, zone: str) -> None:
+        self.name = name
+        self.spec = member_mod.MemberSpec(name=name, kubeconfig="")
+        self.services: dict[str, dict[str, Any]] = {}
+        self.endpointslices: dict[str, dict[str, Any]] = {}
+        self.informers = {"Service": Synced()}
+        self.ready = True
+        self._zone = zone
+        self.writes: list[tuple[str, str, list[str]]] = []
+        self.events: list[str] = []
+
+    def topology(self) -> topology.Topology:
+        return topology.Topology("r1", self._zone)
+
+    def synced(self) -> bool:
+        return True
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        return {member_mod.NAME_LABEL: namespace}
+
+    async def set_ingress(self, namespace: str, name: str, ips: list[str]) -> None:
+        self.writes.append((namespace, name, ips))
+        svc = self.services[f"{namespace}/{name}"]
+        svc["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}
+
+    async def record_event(self, service: dict[str, Any], reason: str, message: str,
+                           type_: str = "Normal") -> None:
+        self.events.append(reason)
+
+
+def add_service(m: FakeMember, slices: state.SliceIndex, name: str, uid: str) -> None:
+    m.services[f"default/{name}"] = {
+        "metadata": {"name": name, "namespace": "default", "uid": uid},
+        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+    eps = {"metadata": {"name": f"{name}-x", "namespace": "default",
+                        "labels": {"kubernetes.io/service-name": name}},
+           "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}}]}
+    m.endpointslices[f"default/{name}-x"] = eps
+    slices.update(m.name, f"default/{name}-x", eps, None)
+
+
+@pytest.fixture
+async def world():
+    store = memory.MemoryStore("memory://")
+    ipam = ipam_manager.IPAM(store, {"a": "a"})
+    await ipam.start()
+    await ipam.apply_pools([pool.from_dict({"name": "a-v4", "site": "a",
+                                            "addresses": ["192.0.2.0/28"]})])
+    m = FakeMember("a", "z1")
+    slices = state.SliceIndex()
+    rec = reconciler.Reconciler(store, "fed", "example.org", 30, {"a": m}, ipam, slices)
+    try:
+        yield rec, m, slices, store
+    finally:
+        await ipam.stop()
+
+
+async def settle(rec: reconciler.Reconciler) -> None:
+    while rec._writing or rec._background:  # noqa: SLF001 - the background writes
+        await asyncio.gather(*rec._writing.values(), *rec._background)  # noqa: SLF001
+
+
+async def test_records_first_then_the_status_write_once_the_queue_is_idle(world):
+    rec, m, slices, store = world
+    idle = asyncio.Event()
+
+    async def wait_idle(timeout: float) -> None:
+        await asyncio.wait_for(idle.wait(), timeout)
+
+    rec.wait_idle = wait_idle
+    add_service(m, slices, "web", "u1")
+    result = await rec.reconcile(("default", "web"))
+    assert result.published == 1
+    owned = await records_apply.owned_keys(store, desired.ServiceRef("fed", "default", "web"))
+    assert any(k.endswith("/a/192-0-2-0") for k in owned), owned
+    await asyncio.sleep(0)
+    assert m.writes == [], "the status write waits while the queue is busy"
+    idle.set()
+    await settle(rec)
+    assert m.writes == [("default", "web", ["192.0.2.0"])]
+    assert m.events == ["IPAllocated"]
+
+
+async def test_a_write_for_a_service_gone_meanwhile_is_skipped(world):
+    rec, m, slices, _ = world
+    idle = asyncio.Event()
+    rec.wait_idle = lambda timeout: idle.wait()
+    add_service(m, slices, "web", "u1")
+    await rec.reconcile(("default", "web"))
+    add_service(m, slices, "web", "u2")  # deleted and re-created while the write waited
+    idle.set()
+    await settle(rec)
+    assert m.writes == [] and m.events == []
+
+
+async def test_events_are_said_once_and_forgotten_with_the_service(world):
+    rec, m, slices, _ = world
+    add_service(m, slices, "web", "u1")
+    m.services["default/web"]["metadata"]["annotations"] = {
+        "metallb.io/loadBalancerIPs": "203.0.113.9"}  # outside every pool
+    for _ in range(3):
+        await rec.reconcile(("default", "web"))
+    await settle(rec)
+    assert m.events == ["AllocationFailed"]
+    assert ("a", "default", "web") in rec._reported  # noqa: SLF001
+    del m.services["default/web"]
+    await rec.reconcile(("default", "web"))
+    assert rec._reported == {}, "nothing kept for a Service that is gone"  # noqa: SLF001
