@@ -55,9 +55,7 @@ async def open_store(url: str = DEFAULT_URL, *,
 
         return memory.MemoryStore(url)
     if scheme == "etcd":
-        from fedns.store import etcd
-
-        from fedns.store import batching
+        from fedns.store import batching, etcd
 
         store = etcd.EtcdStore(parse_endpoints(url), url=url)
         await store.connect(timeout=connect_timeout or default_connect_timeout())

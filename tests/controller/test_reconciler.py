@@ -84,8 +84,8 @@ async def world():
 
 
 async def settle(rec: reconciler.Reconciler) -> None:
-    while rec._writing or rec._background:  # noqa: SLF001 - the background writes
-        await asyncio.gather(*rec._writing.values(), *rec._background)  # noqa: SLF001
+    while rec._writing or rec._background:
+        await asyncio.gather(*rec._writing.values(), *rec._background)
 
 
 async def test_records_first_then_the_status_write_once_the_queue_is_idle(world):
@@ -130,7 +130,7 @@ async def test_events_are_said_once_and_forgotten_with_the_service(world):
         await rec.reconcile(("default", "web"))
     await settle(rec)
     assert m.events == ["AllocationFailed"]
-    assert ("a", "default", "web") in rec._reported  # noqa: SLF001
+    assert ("a", "default", "web") in rec._reported
     del m.services["default/web"]
     await rec.reconcile(("default", "web"))
-    assert rec._reported == {}, "nothing kept for a Service that is gone"  # noqa: SLF001
+    assert rec._reported == {}, "nothing kept for a Service that is gone"
