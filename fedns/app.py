@@ -9,7 +9,6 @@ is listening; ``stop()`` undoes it in reverse order.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import os
@@ -94,10 +93,6 @@ class Appliance:
 
     async def _start(self) -> None:
         s = self.settings
-        # member access is the synchronous kubernetes client in threads: watch streams
-        # have threads of their own; lists, probes and writes share this pool
-        asyncio.get_running_loop().set_default_executor(
-            concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="member"))
         self.store = await store.open_store(s.store)
         self._stack.push_async_callback(self.store.close)
 
