@@ -2,10 +2,10 @@
 
 Starts a real etcd (free loopback ports, temp dir), N simulated members (``fedns
 sim``) and ``fedns run``, each a process of its own.  Creates every Service (with a
-ready EndpointSlice) through the members' API as fast as they take them, then polls the DNS
-server until each global name answers, and prints p50/p99/max of the time from a
-Service's creation in its member to its name answering; then deletes them all and
-prints the time until each name is NXDOMAIN.  The peer is the etcd write itself:
+ready EndpointSlice) through the members' API as fast as they take them (48 requests
+in flight) while polling the DNS server, and prints p50/p99/max of the time from a
+Service's creation request leaving for its member to that copy's name answering;
+then deletes them all and prints the time until each name is NXDOMAIN.  The peer is the etcd write itself:
 the same run measures p50/p99 of one etcd put + its watch event arriving, and prints
 the convergence p99 as a multiple of it.
 
@@ -66,32 +66,39 @@ class Poller(asyncio.DatagramProtocol):
         self.responses[reply.header.id] = reply
 
 
-async def wait_all(server: tuple[str, int], names: dict[str, float], answered: bool,
-                   changed: asyncio.Queue[str], stored: dict[str, float],
-                   timeout: float = 120.0) -> dict[str, float]:
+async def wait_all(server: tuple[str, int], names: dict[str, float], expected: int,
+                   answered: bool, changed: asyncio.Queue[tuple[str, float]],
+                   stored: dict[str, float], timeout: float = 120.0) -> dict[str, float]:
     """name -> seconds from its start time until it answers (or is NXDOMAIN); also
     fills ``stored``: name -> seconds until its records first changed in etcd.
 
-    A name is queried once the Store shows its records changed (``changed``, fed by
-    an etcd watch), then again after 10, 20, 40 ... 160 ms until it reaches its goal, so polling does not
-    load the DNS server with queries that cannot succeed yet."""
+    Runs while the names are still being created: ``names`` (name -> the moment its
+    request was sent) grows until it holds ``expected`` names.  A name is queried
+    once the Store shows its records changed (``changed``, fed by an etcd watch with
+    each event's arrival time), then again after 10, 20, 40 ... 160 ms until it
+    reaches its goal, so polling does not load the DNS server with queries that
+    cannot succeed yet."""
     loop = asyncio.get_running_loop()
     transport, poller = await loop.create_datagram_endpoint(Poller, remote_addr=server)
     done: dict[str, float] = {}
-    pending = dict(names)
+    seen: dict[str, float] = {}  # name -> when its records changed (it may not be due yet)
     due: dict[str, float] = {}  # candidate name -> when to (re)send its query
     wait: dict[str, float] = {}  # candidate name -> its current re-query interval
     outstanding: dict[int, str] = {}  # query id -> name: one query per name in flight
     next_id = 0
     deadline = time.monotonic() + timeout
     try:
-        while pending and time.monotonic() < deadline:
+        while len(done) < expected and time.monotonic() < deadline:
             while not changed.empty():
-                name = changed.get_nowait()
-                if name in pending:
-                    due.setdefault(name, 0.0)
-                    if name not in stored:  # first time its records changed in etcd
-                        stored[name] = time.monotonic() - pending[name]
+                name, at = changed.get_nowait()
+                seen.setdefault(name, at)
+            for name, at in list(seen.items()):
+                if name in names:  # its request has been sent
+                    del seen[name]
+                    if name not in done:
+                        due.setdefault(name, 0.0)
+                        if name not in stored:  # first time its records changed in etcd
+                            stored[name] = max(0.0, at - names[name])
             now = time.monotonic()
             for name, when in list(due.items()):
                 if when <= now:
@@ -105,11 +112,11 @@ async def wait_all(server: tuple[str, int], names: dict[str, float], answered: b
             now = time.monotonic()
             for rid, reply in poller.responses.items():
                 name = outstanding.pop(rid, "")
-                if name not in pending or str(reply.q.qname).rstrip(".") != name:
+                if name not in due or str(reply.q.qname).rstrip(".") != name:
                     continue
                 ok = (bool(reply.rr) if answered else reply.header.rcode == dnslib.RCODE.NXDOMAIN)
                 if ok:
-                    done[name] = now - pending.pop(name)
+                    done[name] = now - names[name]
                     due.pop(name, None)
                 else:
                     # not yet: ask again after 10 ms, doubling up to 160 ms (the figures'
@@ -119,21 +126,24 @@ async def wait_all(server: tuple[str, int], names: dict[str, float], answered: b
             poller.responses.clear()
     finally:
         transport.close()
-    if pending:
-        print(f"  {len(pending)} names never converged within {timeout:.0f}s", flush=True)
+    if len(done) < expected:
+        print(f"  {expected - len(done)} names never converged within {timeout:.0f}s", flush=True)
     return done
 
 
-async def follow_records(url: str, out: asyncio.Queue[str]) -> None:
-    """Put ``<member>.<service>.default.F.svc.D`` on ``out`` whenever its leaves change."""
+async def follow_records(url: str, out: asyncio.Queue[tuple[str, float]]) -> None:
+    """Put (``<member>.<service>.default.F.svc.D``, arrival time) on ``out`` whenever
+    its leaves change."""
     base = skydns.name_to_key(f"default.{FEDERATION}.svc.{DOMAIN}").encode() + b"/"
     st = await store_mod.open_store(url)
     try:
         async for events in st.watch(base, await st.revision() + 1):
+            now = time.monotonic()
             for event in events:
                 parts = event.kv.key[len(base):].decode().split("/")
                 if len(parts) == 3:  # service/member/ip
-                    out.put_nowait(f"{parts[1]}.{parts[0]}.default.{FEDERATION}.svc.{DOMAIN}")
+                    out.put_nowait((f"{parts[1]}.{parts[0]}.default.{FEDERATION}.svc.{DOMAIN}",
+                                    now))
     finally:
         await st.close()
 
@@ -201,59 +211,71 @@ async def main(members: int, services: int, profile: str = "") -> None:
 
         print(f"{members} members x {services} Services, fedns run against etcd "
               f"({etcd.url}), DNS on 127.0.0.1:{dns_port}", flush=True)
-        changed: asyncio.Queue[str] = asyncio.Queue()
+        changed: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
         follower = asyncio.create_task(follow_records(etcd.url, changed))
-        created: dict[str, float] = {}
         order = [(m.name, j) for j in range(services) for m in specs]
         random.Random(1).shuffle(order)
-        created_at: dict[tuple[str, int], float] = {}
         limit = asyncio.Semaphore(48)
-
-        async def send(method: str, url: str, body: dict | None = None) -> None:
-            async with limit, session.request(method, url, json=body) as resp:
-                if resp.status >= 300:
-                    raise RuntimeError(f"{method} {url}: HTTP {resp.status}")
-                await resp.read()
-
-        async def create(member: str, j: int) -> None:
-            svc_name = f"s{j:05d}"
-            base = urls[member] + "/api/v1/namespaces/default/services"
-            created_at[(member, j)] = time.monotonic()
-            await send("POST", base, {
-                "apiVersion": "v1", "kind": "Service",
-                "metadata": {"name": svc_name, "namespace": "default"},
-                "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
-            await send("POST", urls[member] +
-                       "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
-                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                "metadata": {"name": f"{svc_name}-x",
-                             "labels": {"kubernetes.io/service-name": svc_name}},
-                "addressType": "IPv4",
-                "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": True}}]})
+        dns = ("127.0.0.1", dns_port)
 
         def member_name(member: str, j: int) -> str:
             # each member's copy has its own name: <member>.S.N.F.svc.D
             return f"{member}.s{j:05d}.default.{FEDERATION}.svc.{DOMAIN}"
 
+        async def send(method: str, url: str, body: dict | None = None) -> None:
+            async with session.request(method, url, json=body) as resp:
+                if resp.status >= 300:
+                    raise RuntimeError(f"{method} {url}: HTTP {resp.status}")
+                await resp.read()
+
+        # names are polled while they are being created: name -> request sent
+        created: dict[str, float] = {}
+        stored_up: dict[str, float] = {}
+        polling = asyncio.create_task(wait_all(dns, created, len(order), True, changed,
+                                               stored_up))
+
+        async def create(member: str, j: int) -> None:
+            # the Service, then at once its ready EndpointSlice (as a member's
+            # endpoint controller would); the clock starts when the first request leaves
+            svc_name = f"s{j:05d}"
+            base = urls[member] + "/api/v1/namespaces/default/services"
+            service = {"apiVersion": "v1", "kind": "Service",
+                       "metadata": {"name": svc_name, "namespace": "default"},
+                       "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+            endpoints = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                         "metadata": {"name": f"{svc_name}-x",
+                                      "labels": {"kubernetes.io/service-name": svc_name}},
+                         "addressType": "IPv4",
+                         "endpoints": [{"addresses": ["10.0.0.1"],
+                                        "conditions": {"ready": True}}]}
+            async with limit:
+                created[member_name(member, j)] = time.monotonic()
+                await send("POST", base, service)
+                await send("POST", urls[member] +
+                           "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                           endpoints)
+
         began = time.monotonic()
         await asyncio.gather(*(create(m, j) for m, j in order))
-        created = {member_name(m, j): t for (m, j), t in created_at.items()}
         print(f"created {len(order)} Services in the members in "
               f"{time.monotonic() - began:.2f} s", flush=True)
-        stored_up: dict[str, float] = {}
-        up = await wait_all(("127.0.0.1", dns_port), created, True, changed, stored_up)
+        up = await polling
         report("creation -> records in etcd", list(stored_up.values()))
         report("creation -> member name answers", list(up.values()))
 
-        deleted_at: dict[tuple[str, int], float] = {}
+        while not changed.empty():  # creation's record changes are done with
+            changed.get_nowait()
+        deleted: dict[str, float] = {}
+        polling = asyncio.create_task(wait_all(dns, deleted, len(order), False, changed, {}))
 
         async def delete(member: str, j: int) -> None:
-            deleted_at[(member, j)] = time.monotonic()
-            await send("DELETE", urls[member] + f"/api/v1/namespaces/default/services/s{j:05d}")
+            async with limit:
+                deleted[member_name(member, j)] = time.monotonic()
+                await send("DELETE",
+                           urls[member] + f"/api/v1/namespaces/default/services/s{j:05d}")
 
         await asyncio.gather(*(delete(m, j) for m, j in order))
-        deleted = {member_name(m, j): t for (m, j), t in deleted_at.items()}
-        down = await wait_all(("127.0.0.1", dns_port), deleted, False, changed, {})
+        down = await polling
         follower.cancel()
         report("deletion -> name is NXDOMAIN", list(down.values()))
         report("peer: etcd put -> watch event", peer)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -75,8 +75,14 @@ class Publisher:
     """Keeps the fedns.io objects equal to the appliance's live state."""
 
     def __init__(self, storage: Any, reg: kapi_registry.Registry, ipam: Any,
-                 members: Mapping[str, Any], reconciler: Any, interval: float = 2.0) -> None:
+                 members: Mapping[str, Any], reconciler: Any, interval: float = 2.0,
+                 wait_idle: Callable[[float], Awaitable[object]] | None = None,
+                 max_defer: float = 10.0) -> None:
         self.storage = storage
+        # a publish lists and rewrites every object: during a burst of reconciles it
+        # waits (at most max_defer seconds) for the work queue to go idle
+        self.wait_idle = wait_idle
+        self.max_defer = max_defer
         self.registry = reg
         self.ipam = ipam
         self.members = members
@@ -219,6 +225,8 @@ class Publisher:
     async def run(self) -> None:
         while True:
             try:
+                if self.wait_idle is not None:
+                    await self.wait_idle(self.max_defer)
                 await self.publish()
             except Exception as err:  # noqa: BLE001 - publishing is retried next tick
                 log.warning("publishing fedns.io objects failed: %s", err)

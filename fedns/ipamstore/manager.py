@@ -325,15 +325,23 @@ class IPAM:
         except those of the object whose uid is ``keep_uid`` (a re-created Service
         keeps its own).  Returns what was released."""
         self._check_started()
+        if not self._to_release(member, namespace, service, keep_uid):
+            return []  # the common case, every reconcile: nothing to give back, no lock
         released: list[ledger.Allocation] = []
         async with self._services.hold((member, namespace, service)):
-            for oid in sorted(self.state.services.get((member, namespace, service), ())):
-                uid = next((e.value.uid for f in address.FAMILIES
-                            if (e := self.state.owner(member, oid, f)) is not None), "")
-                if keep_uid is not None and uid == keep_uid:
-                    continue
+            for oid in self._to_release(member, namespace, service, keep_uid):
                 released += await self.release_owner(member, oid)
         return released
+
+    def _to_release(self, member: str, namespace: str, service: str,
+                    keep_uid: str | None) -> list[str]:
+        found = []
+        for oid in sorted(self.state.services.get((member, namespace, service), ())):
+            uid = next((e.value.uid for f in address.FAMILIES
+                        if (e := self.state.owner(member, oid, f)) is not None), "")
+            if keep_uid is None or uid != keep_uid:
+                found.append(oid)
+        return found
 
     async def release_owner(self, member: str, oid: str) -> list[ledger.Allocation]:
         """Delete one owner's address and owner keys, guarded by the owner records."""
