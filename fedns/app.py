@@ -138,10 +138,9 @@ class Appliance:
         port = await self.api.start(host, port)
         self.api_address = (host, port)
         self._stack.push_async_callback(self.api.stop)
-        manager_ = self.manager
         publisher = api_resources.Publisher(self.api.storage, reg, self.ipam, self.members,
                                             self.manager.reconciler,
-                                            wait_idle=lambda t: manager_.queue.wait_idle(t))
+                                            wait_idle=self.manager.wait_idle)
 
         async def lead() -> None:
             await asyncio.gather(self.manager.lead(), publisher.run())

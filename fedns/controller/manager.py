@@ -52,7 +52,12 @@ class Manager:
         self.reconciles = 0
         self.repair_grace = 300.0
         reconciler.requeue = lambda key, delay: self.queue.add_after(key, delay)
-        reconciler.wait_idle = lambda timeout: self.queue.wait_idle(timeout)
+        reconciler.wait_idle = self.wait_idle
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until no key is queued or in progress:
+        what may wait behind the reconciles (status writes, publishing) waits here."""
+        return await self.queue.wait_idle(timeout)
 
     # -- events (every replica) ----------------------------------------------
 

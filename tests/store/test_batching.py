@@ -132,26 +132,27 @@ async def test_batches_respect_etcds_operation_limit():
     assert len(inner.calls) == 1 + 3  # 8 + 8 + 4
 
 
-async def test_store_errors_reach_every_caller(gated):
-    inner, group = gated
+async def _three_merged_failing(inner: Gated, group: batching.GroupCommit,
+                                error: Exception) -> list[object]:
+    """Three txns merged behind a held one, then every Store call fails with ``error``."""
     first = await _start_held(inner, group)
     jobs = [asyncio.create_task(group.txn([], [base.Put(b"/e%d" % i, b"v")])) for i in range(3)]
     await asyncio.sleep(0)
-    inner.fail_with = base.Unavailable("etcd is down")
+    inner.fail_with = error
     inner.gate.set()
-    results = await asyncio.gather(first, *jobs, return_exceptions=True)
+    return await asyncio.gather(first, *jobs, return_exceptions=True)
+
+
+async def test_store_errors_reach_every_caller(gated):
+    inner, group = gated
+    results = await _three_merged_failing(inner, group, base.Unavailable("etcd is down"))
     assert all(isinstance(r, base.Unavailable) for r in results)
     assert len(inner.calls) == 2, "an unavailable store is not asked once per txn"
 
 
 async def test_a_merged_txn_refused_for_another_reason_is_retried_one_by_one(gated):
     inner, group = gated
-    first = await _start_held(inner, group)
-    jobs = [asyncio.create_task(group.txn([], [base.Put(b"/o%d" % i, b"v")])) for i in range(3)]
-    await asyncio.sleep(0)
-    inner.fail_with = base.StoreError("too many operations")
-    inner.gate.set()
-    results = await asyncio.gather(first, *jobs, return_exceptions=True)
+    results = await _three_merged_failing(inner, group, base.StoreError("too many operations"))
     assert all(isinstance(r, base.StoreError) for r in results)
     assert [c[1] for c in inner.calls] == [1, 3, 1, 1, 1]
 
