@@ -60,6 +60,13 @@ class Appliance:
         return self.dns.address if self.dns else ("", 0)
 
     @property
+    def api_url(self) -> str:
+        """``http(s)://host:port`` of the appliance API."""
+        host, port = self.api_address
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.settings.api.cert_file else 'http'}://{host}:{port}"
+
+    @property
     def leading(self) -> bool:
         return bool(self.elector and self.elector.leading)
 
@@ -135,7 +142,7 @@ class Appliance:
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
                                         token=s.api.token)
         host, port = config.split_listen(s.api.listen)
-        port = await self.api.start(host, port)
+        port = await self.api.start(host, port, ssl_context=s.api.ssl_context())
         self.api_address = (host, port)
         self._stack.push_async_callback(self.api.stop)
         publisher = api_resources.Publisher(self.api.storage, reg, self.ipam, self.members,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,17 @@ class DNSSettings:
 class APISettings:
     listen: str = "127.0.0.1:8443"
     token: str = ""
+    cert_file: str = ""  # PEM certificate (chain) and its key: the API serves HTTPS
+    key_file: str = ""
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context, None for plain HTTP; OSError or ssl.SSLError when
+        the files cannot be loaded."""
+        if not self.cert_file:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,10 +182,22 @@ def parse(document: Any, path: str = "config") -> Settings:
         listen=c.string("dns.listen", dns_doc.get("listen"), DNSSettings.listen, check=_listen),
         ttl=ttl, sites=sites)
 
-    api_doc = c.mapping("api", top.get("api"), {"listen", "token"})
+    api_doc = c.mapping("api", top.get("api"), {"listen", "token", "certFile", "keyFile"})
     api = APISettings(
         listen=c.string("api.listen", api_doc.get("listen"), APISettings.listen, check=_listen),
-        token=c.string("api.token", api_doc.get("token"), ""))
+        token=c.string("api.token", api_doc.get("token"), ""),
+        cert_file=c.string("api.certFile", api_doc.get("certFile"), ""),
+        key_file=c.string("api.keyFile", api_doc.get("keyFile"), ""))
+    if bool(api.cert_file) != bool(api.key_file):
+        missing = "api.keyFile" if api.cert_file else "api.certFile"
+        c.fail(missing, "is required with " + ("api.certFile" if api.cert_file
+                                               else "api.keyFile"))
+    elif api.cert_file:
+        try:
+            api.ssl_context()
+        except (OSError, ssl.SSLError) as err:
+            c.fail("api.certFile", f"cannot load {api.cert_file!r} with key {api.key_file!r}:"
+                   f" {str(err).splitlines()[0] if str(err) else type(err).__name__}")
 
     members: list[member.MemberSpec] = []
     raw_members = top.get("members") or []

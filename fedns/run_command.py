@@ -48,9 +48,8 @@ async def _run(args: argparse.Namespace) -> int:
     await appliance.start()
     try:
         dns_host, dns_port = appliance.dns_address
-        api_host, api_port = appliance.api_address
         print(f"fedns {appliance.identity}: DNS on {dns_host}:{dns_port} (udp+tcp), "
-              f"API on http://{api_host}:{api_port}, store {settings.store}", flush=True)
+              f"API on {appliance.api_url}, store {settings.store}", flush=True)
         await wait_for_signal()
     finally:
         await appliance.stop()

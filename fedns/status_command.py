@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("status", help="print members, pools and published services")
     parser.add_argument("--api", default=os.environ.get("FEDNS_API", DEFAULT_API), metavar="URL",
                         help="the appliance API (default: $FEDNS_API or %(default)s)")
+    parser.add_argument("--ca", metavar="FILE", default="",
+                        help="PEM certificate(s) to trust for an https:// API (default: the "
+                             "system's)")
     parser.set_defaults(func=_status)
 
 
@@ -40,8 +44,18 @@ async def _items(session: aiohttp.ClientSession, api: str, plural: str) -> list[
         raise APIUnreachable(f"appliance API at {api} is unreachable: {err}") from err
 
 
+def _tls(ca: str) -> ssl.SSLContext | bool:
+    if not ca:
+        return True  # aiohttp's default verification against the system's CAs
+    try:
+        return ssl.create_default_context(cafile=ca)
+    except (OSError, ssl.SSLError) as err:
+        raise errors.UsageError(f"--ca {ca!r}: {str(err).splitlines()[0]}") from err
+
+
 async def _status(args: argparse.Namespace) -> int:
-    async with aiohttp.ClientSession() as session:
+    connector = aiohttp.TCPConnector(ssl=_tls(args.ca))
+    async with aiohttp.ClientSession(connector=connector) as session:
         members = await _items(session, args.api, "members")
         pools = await _items(session, args.api, "ippools")
         services = await _items(session, args.api, "federatedservices")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fedns import config
+from fedns.sim import tls
 
 GOOD = {
     "federation": "myfed",
@@ -50,10 +51,15 @@ def test_defaults():
         ({"pools": [{"name": "p", "site": "s", "addresses": ["10.0.0.9-10.0.0.1"]}]},
          'pools[0]: pool "p": addresses[0]'),
         ({"colour": "blue"}, "colour: unknown field"),
+        ({"api": {"certFile": "/c.pem"}}, "api.keyFile: is required with api.certFile"),
+        ({"api": {"keyFile": "/k.pem"}}, "api.certFile: is required with api.keyFile"),
+        ({"api": {"certFile": "/nonexistent/c.pem", "keyFile": "/nonexistent/k.pem"}},
+         "api.certFile: cannot load '/nonexistent/c.pem' with key '/nonexistent/k.pem': "),
     ],
     ids=["no-federation", "bad-domain", "bad-store-scheme", "bad-store-endpoint", "ttl-string",
          "listen-hostname", "site-host-bits", "api-unknown", "member-no-kubeconfig",
-         "member-bad-ipam", "members-not-list", "pool-reversed", "unknown-top"],
+         "member-bad-ipam", "members-not-list", "pool-reversed", "unknown-top",
+         "cert-without-key", "key-without-cert", "cert-missing"],
 )
 def test_each_wrong_field_is_one_line(change, line):
     with pytest.raises(config.ConfigError) as err:
@@ -77,3 +83,20 @@ def test_load_reports_yaml_errors_with_a_line(tmp_path):
     assert "line 3" in str(err.value) or "line 2" in str(err.value)
     with pytest.raises(config.ConfigError, match="cannot read"):
         config.load(str(tmp_path / "missing.yaml"))
+
+
+def test_api_certificate_and_key_make_an_https_context(tmp_path):
+    cert = tls.self_signed("fedns-api")
+    (tmp_path / "c.pem").write_bytes(cert.cert_pem)
+    (tmp_path / "k.pem").write_bytes(cert.key_pem)
+    s = config.parse({**GOOD, "api": {"certFile": str(tmp_path / "c.pem"),
+                                      "keyFile": str(tmp_path / "k.pem")}})
+    assert s.api.ssl_context() is not None
+    assert config.parse(GOOD).api.ssl_context() is None, "no certificate: plain HTTP"
+    # a key that does not belong to the certificate is one line too
+    (tmp_path / "other.pem").write_bytes(tls.self_signed("other").key_pem)
+    with pytest.raises(config.ConfigError) as err:
+        config.parse({**GOOD, "api": {"certFile": str(tmp_path / "c.pem"),
+                                      "keyFile": str(tmp_path / "other.pem")}})
+    assert err.value.problems[0].startswith("api.certFile: cannot load")
+    assert len(err.value.problems) == 1 and "\n" not in err.value.problems[0]

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import sysconfig
@@ -80,14 +81,20 @@ class Replica:
     """One ``fedns run`` process with its own DNS and API ports."""
 
     def __init__(self, workdir: str, name: str, store: str, kubeconfig: str,
-                 members: str = MEMBERS, extra: dict[str, Any] | None = None) -> None:
+                 members: str = MEMBERS, extra: dict[str, Any] | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        """``tls``: (certificate file, key file) for an HTTPS API; the certificate is
+        self-signed and also what the tests trust."""
         self.name = name
         self.dns_port, self.api_port = procs.free_port(), procs.free_port()
+        self.ca = tls[0] if tls else ""
+        self.api_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.api_port}"
         self.config_path = os.path.join(workdir, f"{name}.yaml")
         document = {
             "federation": FEDERATION, "domain": DOMAIN, "store": store,
             "dns": {"listen": f"127.0.0.1:{self.dns_port}", "ttl": 30},
-            "api": {"listen": f"127.0.0.1:{self.api_port}", "token": "s3cret"},
+            "api": {"listen": f"127.0.0.1:{self.api_port}", "token": "s3cret",
+                    **({"certFile": tls[0], "keyFile": tls[1]} if tls else {})},
             "members": [{"name": m.split(":")[0], "kubeconfig": kubeconfig,
                          "context": m.split(":")[0]} for m in members.split(",")],
             "pools": POOLS,
@@ -112,7 +119,8 @@ class Replica:
 
     def _get(self, path: str) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}{path}", timeout=2) as r:
+            context = ssl.create_default_context(cafile=self.ca) if self.ca else None
+            with urllib.request.urlopen(self.api_url + path, timeout=2, context=context) as r:
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode()

@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from fedns.sim import tls
 from tests.integration import harness as h
 from tests.support import procs
 
@@ -179,6 +180,44 @@ def test_pool_namespace_selectors_see_the_members_namespace_labels(fresh_etcd, t
         sim.kubectl("uva", "label", "namespace", "apps", "team=blue")
         uva_ip = h.until(lambda: ip_in("uva", "apps"), 10, "uva address once labelled")
         assert ipaddress.ip_address(uva_ip) in ipaddress.ip_network("192.0.2.128/28")
+    finally:
+        replica.kill()
+        sim.stop()
+
+
+def test_kubectl_writes_over_https_with_the_token(etcd, tmp_path):
+    # kubectl sends a bearer token only over HTTPS: with api.certFile/keyFile it can
+    # apply an IPPool (through IPAM), and with a wrong token it is refused
+    cert = tls.self_signed("fedns-api")
+    cert_file, key_file = tmp_path / "api.crt", tmp_path / "api.key"
+    cert_file.write_bytes(cert.cert_pem)
+    key_file.write_bytes(cert.key_pem)
+    sim = h.Sim(str(tmp_path))
+    replica = h.Replica(str(tmp_path), "r1", etcd.url, sim.kubeconfig,
+                        tls=(str(cert_file), str(key_file)))
+    try:
+        replica.start()
+        assert replica.api_url.startswith("https://")
+        kubectl = [h.kubectl_binary(), "--server", replica.api_url,
+                   "--certificate-authority", str(cert_file)]
+        pool = ("apiVersion: fedns.io/v1alpha1\nkind: IPPool\nmetadata: {name: umich-extra}\n"
+                "spec: {site: umich, addresses: [203.0.113.64/28]}\n")
+        refused = subprocess.run(kubectl + ["--token", "wrong", "apply", "-f", "-"], input=pool,
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert refused.returncode != 0 and "Unauthorized" in refused.stderr, refused.stderr
+        applied = subprocess.run(kubectl + ["--token", "s3cret", "apply", "-f", "-"], input=pool,
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert applied.returncode == 0, applied.stderr
+        h.until(lambda: "203.0.113.64/28" in h.etcd_keys(etcd.members[0].endpoint,
+                                                          "/fedns/ipam/pools/umich-extra")
+                .get("/fedns/ipam/pools/umich-extra", ""), 10, "the pool in IPAM")
+        status = subprocess.run(h.fedns_cmd("status", "--api", replica.api_url,
+                                            "--ca", str(cert_file)),
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert status.returncode == 0 and "umich-extra" in status.stdout, status.stderr
+        untrusted = subprocess.run(h.fedns_cmd("status", "--api", replica.api_url),
+                                   capture_output=True, text=True, timeout=60, check=False)
+        assert untrusted.returncode == 2 and len(untrusted.stderr.strip().splitlines()) == 1
     finally:
         replica.kill()
         sim.stop()
