@@ -75,6 +75,7 @@ class GroupCommit(base.Store):
         self._in_flight = 0
         self._kick_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
         self.batches = 0  # merged txns sent (for tests and benchmarks)
         self.merged = 0  # txns that went in them
 
@@ -82,6 +83,8 @@ class GroupCommit(base.Store):
 
     async def txn(self, compare: Sequence[base.Compare], success: Sequence[base.Op] = (),
                   failure: Sequence[base.Op] = ()) -> base.TxnResult:
+        if self._closed:
+            raise base.Unavailable("store closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[base.TxnResult] = loop.create_future()
         job = _Job.of(compare, success, failure, future)
@@ -96,7 +99,7 @@ class GroupCommit(base.Store):
 
     def _kick(self) -> None:
         self._kick_scheduled = False
-        while self._pending and self._in_flight < self.max_in_flight:
+        while self._pending and self._in_flight < self.max_in_flight and not self._closed:
             batch = self._take()
             self._in_flight += 1
             task = asyncio.get_running_loop().create_task(self._send(batch))
@@ -138,6 +141,10 @@ class GroupCommit(base.Store):
                 await self._alone(batch[0])
             else:
                 await self._merged(batch)
+        except asyncio.CancelledError:  # close(): nobody may wait for these forever
+            for job in batch:
+                _settle(job.future, error=base.Unavailable("store closed"))
+            raise
         finally:
             self._in_flight -= 1
             self._kick()
@@ -235,6 +242,7 @@ class GroupCommit(base.Store):
         await self.inner.revoke(lease_id)
 
     async def close(self) -> None:
+        self._closed = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -184,3 +184,13 @@ async def test_concurrent_compare_and_swap_counters_on_real_etcd(etcd):
         assert group.batches > 0 and group.merged > group.batches, "nothing was merged"
     finally:
         await group.close()
+
+
+async def test_close_fails_txns_in_flight_and_waiting(gated):
+    inner, group = gated
+    first = await _start_held(inner, group)
+    waiting = asyncio.create_task(group.txn([], [base.Put(b"/w", b"v")]))
+    await asyncio.sleep(0)
+    await group.close()
+    results = await asyncio.gather(first, waiting, return_exceptions=True)
+    assert all(isinstance(r, base.Unavailable) for r in results), results
