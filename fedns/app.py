@@ -62,9 +62,7 @@ class Appliance:
     @property
     def api_url(self) -> str:
         """``http(s)://host:port`` of the appliance API."""
-        host, port = self.api_address
-        host = f"[{host}]" if ":" in host else host
-        return f"{'https' if self.settings.api.cert_file else 'http'}://{host}:{port}"
+        return self.api.url if self.api else ""
 
     @property
     def leading(self) -> bool:
