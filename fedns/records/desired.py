@@ -34,6 +34,7 @@ NODATA answer without the CNAME, which resolvers cache no better and explain wor
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,6 +95,12 @@ class MemberState:
 # --- names -----------------------------------------------------------------------
 
 
+# Names, labels and leaves repeat across every reconcile of a service: the pure
+# helpers below are memoized (bounded), as records() runs on every reconcile.
+_memo = functools.lru_cache(maxsize=1 << 16)
+
+
+@_memo
 def _label(text: str, what: str) -> str:
     label = text.lower()
     if not _LABEL.match(label):
@@ -101,6 +108,7 @@ def _label(text: str, what: str) -> str:
     return label
 
 
+@_memo
 def _domain(domain: str) -> str:
     labels = skydns.split_name(domain.lower())
     if not labels:
@@ -108,6 +116,7 @@ def _domain(domain: str) -> str:
     return ".".join(labels)
 
 
+@_memo
 def global_name(ref: ServiceRef, domain: str) -> str:
     """``S.N.F.svc.D`` (no trailing dot)."""
     return ".".join([_label(ref.name, "service"), _label(ref.namespace, "namespace"),
@@ -170,7 +179,7 @@ def _targets(topology: Mapping[str, Location], states: Iterable[MemberState]) ->
         seen: set[str] = set()
         for text in state.addresses:
             try:
-                address = str(ipaddress.ip_address(text))
+                address = _address(text)
             except ValueError as err:
                 raise BadAddress(
                     f"member {state.member!r}: {text!r} is not an IP address") from err
@@ -181,18 +190,30 @@ def _targets(topology: Mapping[str, Location], states: Iterable[MemberState]) ->
     return targets
 
 
+@_memo
+def _address(text: str) -> str:
+    """``text`` as an IP address in its canonical form; ValueError if it is not one."""
+    return str(ipaddress.ip_address(text))
+
+
+@_memo
+def _value(host: str, port: int, ttl: int) -> str:
+    return skydns.Service(host=host, port=port, ttl=ttl).to_json()
+
+
+_key = _memo(skydns.name_to_key)
+_leaf = _memo(skydns.leaf_label)
+
+
 def _leaves(name: str, targets: Iterable[_Target], ttl: int, prefix: str,
             port: int = 0) -> dict[str, str]:
-    base = skydns.name_to_key(name, prefix)
-    return {
-        f"{base}/{t.member}/{skydns.leaf_label(t.address)}":
-            skydns.Service(host=t.address, port=port, ttl=ttl).to_json()
-        for t in targets
-    }
+    base = _key(name, prefix)
+    return {f"{base}/{t.member}/{_leaf(t.address)}": _value(t.address, port, ttl)
+            for t in targets}
 
 
 def _cname(name: str, target: str, ttl: int, prefix: str) -> dict[str, str]:
-    return {skydns.name_to_key(name, prefix): skydns.Service(host=target + ".", ttl=ttl).to_json()}
+    return {_key(name, prefix): _value(target + ".", 0, ttl)}
 
 
 def records(ref: ServiceRef, domain: str, topology: Sequence[Location],
