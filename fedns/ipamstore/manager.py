@@ -90,6 +90,11 @@ class IPAM:
         self._watcher: asyncio.Task[None] | None = None
         self._started = False
         self._missing: dict[tuple[str, str], float] = {}  # repair: owner -> first seen gone
+        # owner -> (request, what its decision read, decision) of its last ensure that
+        # kept every address and wrote nothing: the same request on the same keys
+        # gets the same answer without deciding again (most reconciles)
+        self._kept: dict[ledger.Owner, tuple[request.Request, tuple[int, ...],
+                                             allocator.Decision]] = {}
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -203,6 +208,10 @@ class IPAM:
         """
         self._check_started()
         site = self.state.site_of(req.member)
+        kept = self._kept.get(req.owner)
+        if kept is not None and kept[0] == req and kept[1] == self._read_by(req, kept[2]):
+            self._count(site, kept[2])
+            return kept[2]
         began = time.perf_counter()
         try:
             async with self._services.hold((req.member, req.namespace, req.service)):
@@ -218,6 +227,9 @@ class IPAM:
                 self.metrics.allocations.labels(site, "", "", outcome.reason).inc()
                 return outcome
             plan = self._plan(req, outcome)
+            if not plan.writes and not outcome.release and \
+                    all(a.kept for a in outcome.assignments):
+                self._remember(req, outcome)
             if plan.writes:
                 locked = sorted({a.pool for a in outcome.assignments if not a.kept}
                                 & set(self.state.locks))
@@ -230,12 +242,32 @@ class IPAM:
                                                   "txn").inc()
                     await self._fetch_owned(req)
                     continue
-            for a in outcome.assignments:
-                result = "kept" if a.kept else "shared" if a.shared else "allocated"
-                self.metrics.allocations.labels(site, a.pool, _family(a.family), result).inc()
+            self._count(site, outcome)
             return outcome
         raise errors.Contended(f"{req.describe()}: lost {self.attempts} races for addresses"
                                " in a row; try again")
+
+    def _remember(self, req: request.Request, decision: allocator.Decision) -> None:
+        if len(self._kept) > 2 * len(self.state.owners) + 1024:
+            # owners released elsewhere (another replica, a repair) are forgotten here
+            held = self.state.services
+            self._kept = {o: v for o, v in self._kept.items() if o[:3] in held}
+        self._kept[req.owner] = (req, self._read_by(req, decision), decision)
+
+    def _count(self, site: str, decision: allocator.Decision) -> None:
+        for a in decision.assignments:
+            result = "kept" if a.kept else "shared" if a.shared else "allocated"
+            self.metrics.allocations.labels(site, a.pool, _family(a.family), result).inc()
+
+    def _read_by(self, req: request.Request, decision: allocator.Decision) -> tuple[int, ...]:
+        """What a decision to keep read, as revisions: the pools, the owner's records
+        and its addresses' records (holders, sharers).  Unchanged: same decision."""
+        st = self.state
+        oid = keys.owner_id(req.uid, req.namespace, req.service)
+        return (st.pools_generation,
+                *(st.revision_of(keys.owner_key(req.member, oid, f)) for f in address.FAMILIES),
+                *(st.revision_of(keys.addr_key(a.pool, a.address))
+                  for a in decision.assignments))
 
     def _plan(self, req: request.Request, decision: allocator.Decision) -> Plan:
         st, plan = self.state, Plan()
@@ -373,6 +405,8 @@ class IPAM:
             if not plan.writes:
                 return []
             if await self.commit(plan):
+                for gone_one in mine:
+                    self._kept.pop(gone_one.owner, None)
                 return mine
         raise errors.Contended(f"releasing {member}/{oid}: lost {self.attempts} races in a row")
 

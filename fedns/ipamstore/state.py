@@ -52,9 +52,11 @@ class State:
         self.cooldown = cooldown
         # (pool, address) -> in-flight txns; survives a reload
         self.reserved: dict[tuple[str, address.Address], int] = {}
+        self.pools_generation = 0  # bumped whenever any pool may have changed
         self.clear()
 
     def clear(self) -> None:
+        self.pools_generation += 1
         self.floor = 0  # every change at or below it is in the last full load
         self.revision = 0  # highest revision the watch has delivered
         self.pools: dict[str, Entry[pool.Pool]] = {}  # name -> Entry(Pool)
@@ -247,6 +249,7 @@ class State:
 
     def _store_pool(self, name: str, kv: base.KeyValue | None, rev: int) -> None:
         self._site_pools = None
+        self.pools_generation += 1
         if kv is None:
             self.pools.pop(name, None)
             return

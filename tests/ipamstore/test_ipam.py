@@ -332,3 +332,45 @@ async def test_use_before_start_is_refused(cluster):
     ipam = manager.IPAM(await cluster.open(), SITE, registry=CollectorRegistry())
     with pytest.raises(errors.NotStarted):
         await ipam.ensure(req("web"))
+
+
+async def test_a_kept_decision_is_remembered_until_what_it_read_changes(cluster):
+    ipam = await cluster.replica(SITE)
+    await ipam.apply_pools(pools(V4))
+    await ipam.ensure(req("web"))  # allocates: written, not remembered
+    decided: list[str] = []
+    real = ipam.state.decide
+    ipam.state.decide = lambda r, now: decided.append(r.service) or real(r, now)
+    for _ in range(3):
+        kept = await ipam.ensure(req("web"))
+        assert kept.addresses() == ["192.0.2.0"] and kept.assignments[0].kept
+    assert decided == ["web"], "decided once, then remembered"
+    web81 = req("web", ports=(("TCP", 81),))
+    await ipam.ensure(web81)  # another request: decided (and its record rewritten)
+    await ipam.ensure(web81)  # decided: kept, nothing written, so remembered
+    await ipam.ensure(web81)
+    assert decided == ["web", "web", "web"]
+    await ipam.apply_pools(pools({**V4, "addresses": ["192.0.2.0/28"]}))  # a pool edit
+    await ipam.ensure(web81)
+    assert decided == ["web", "web", "web", "web"]
+    await ipam.ensure(req("api"))  # a new holder of another address: not read by web's
+    await ipam.ensure(web81)
+    assert decided == ["web", "web", "web", "web", "api"]
+    await ipam.release("m1", "default", "web")
+    assert not any(owner[2] == "web" for owner in ipam._kept), "forgotten with the address"
+    again = await ipam.ensure(web81)
+    assert not again.assignments[0].kept and decided[-1] == "web"
+
+
+async def test_a_remembered_decision_follows_another_replica_s_move(cluster):
+    one = await cluster.replica(SITE)
+    two = await cluster.replica(SITE)
+    await one.apply_pools(pools(V4))
+    await one.ensure(req("web"))
+    await one.ensure(req("web"))  # remembered on one
+    await aio.until(lambda: two.allocations(), what="two sees the allocation")
+    await two.ensure(req("web", requested_ips=("192.0.2.5",)))  # two moves it
+    await aio.until(lambda: [str(a.address) for a in one.allocations()] == ["192.0.2.5"],
+                         what="one sees the move")
+    back = await one.ensure(req("web"))  # the remembered answer is stale: decided anew
+    assert back.addresses() == ["192.0.2.5"], "keeps where it is, not where it was"
