@@ -66,7 +66,8 @@ class Manager:
         member_name, _, kind = source.partition("/")
         if kind == "Service":
             namespace, _, name = key.partition("/")
-            if state.eligible(obj) or state.eligible(old):
+            if (state.eligible(obj) or state.eligible(old)) and \
+                    not self.reconciler.is_echo(member_name, key, obj, old):
                 self.queue.add((namespace, name))
         elif kind == "EndpointSlice":
             for service in self.reconciler.slices.update(member_name, key, obj, old):

@@ -66,6 +66,9 @@ class Reconciler:
         # (member, namespace, name) -> (uid, reason, message) of the last event sent;
         # dropped when the Service goes, so it holds live Services only
         self._reported: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+        # (member, namespace, name) -> the addresses a managed member's Service is to
+        # show, as last reconciled: its own status write's event needs no reconcile
+        self._showing: dict[tuple[str, str, str], tuple[str, ...]] = {}
         self._topology: dict[str, topology_mod.Topology] = {}
         self._unplaced: set[str] = set()
         self._background: set[asyncio.Task] = set()
@@ -119,6 +122,17 @@ class Reconciler:
         cache = m.endpointslices
         return any(state.slice_ready(cache[key]) for key in self.slices.slices(m.name, namespace, name)
                    if key in cache)
+
+    def is_echo(self, member: str, key: str, new: Any, old: Any) -> bool:
+        """True when a Service change is nothing but a managed member's status coming
+        to show the addresses its last reconcile gave it (the status write's own
+        event): reconciling again would change nothing."""
+        m = self.members.get(member)
+        if m is None or m.spec.ipam != "managed" or not state.status_only(old, new):
+            return False
+        namespace, _, name = key.partition("/")
+        showing = self._showing.get((member, namespace, name))
+        return showing is not None and tuple(state.ingress_ips(new)) == showing
 
     # -- writing -------------------------------------------------------------
 
@@ -180,10 +194,12 @@ class Reconciler:
                                     keep_uid=state.uid(svc) if serve and svc else None)
         if not serve or svc is None:
             self._reported.pop((m.name, namespace, name), None)
+            self._showing.pop((m.name, namespace, name), None)
             return None, None
         write = None
         if m.spec.ipam == "managed":
             ips = await self._allocate(m, svc)
+            self._showing[(m.name, namespace, name)] = tuple(ips)
             if ips and state.ingress_ips(svc) != ips:
                 async def write(svc: dict[str, Any] = svc, ips: list[str] = ips) -> None:
                     now = m.services.get(f"{namespace}/{name}")

@@ -51,6 +51,23 @@ def ingress_ips(service: Obj) -> list[str]:
     return [str(entry["ip"]) for entry in status.get("ingress") or [] if entry.get("ip")]
 
 
+# metadata the API server changes on every write, whatever was written
+_WRITE_STAMPS = frozenset({"resourceVersion", "managedFields"})
+
+
+def status_only(old: Obj | None, new: Obj | None) -> bool:
+    """True when ``new`` differs from ``old`` in nothing but its status (and the
+    metadata every write bumps): what a status write's own watch event looks like."""
+    if old is None or new is None:
+        return False
+    if any(old.get(k) != new.get(k) for k in old.keys() | new.keys()
+           if k not in ("status", "metadata")):
+        return False
+    before, after = old.get("metadata") or {}, new.get("metadata") or {}
+    return all(before.get(k) == after.get(k) for k in before.keys() | after.keys()
+               if k not in _WRITE_STAMPS)
+
+
 def slice_ready(endpoint_slice: Obj) -> bool:
     """True when any endpoint is ready (an absent ``ready`` means ready, per the API)."""
     for endpoint in endpoint_slice.get("endpoints") or []:

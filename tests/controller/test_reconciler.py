@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 import pytest
@@ -134,3 +135,44 @@ async def test_events_are_said_once_and_forgotten_with_the_service(world):
     del m.services["default/web"]
     await rec.reconcile(("default", "web"))
     assert rec._reported == {}, "nothing kept for a Service that is gone"
+
+
+async def test_a_status_write_s_own_event_is_an_echo_and_nothing_else_is(world):
+    rec, m, slices, _ = world
+    rec.wait_idle = lambda timeout: asyncio.sleep(0)
+    add_service(m, slices, "web", "u1")
+    before = copy.deepcopy(m.services["default/web"])
+    await rec.reconcile(("default", "web"))
+    await settle(rec)
+    after = copy.deepcopy(m.services["default/web"])
+    after["metadata"]["resourceVersion"] = "2"
+    assert rec.is_echo("a", "default/web", after, before)
+    other = copy.deepcopy(after)
+    other["status"]["loadBalancer"]["ingress"] = [{"ip": "192.0.2.9"}]
+    assert not rec.is_echo("a", "default/web", other, before), "someone else's status"
+    respec = copy.deepcopy(after)
+    respec["spec"]["ports"] = [{"port": 81}]
+    assert not rec.is_echo("a", "default/web", respec, before), "a spec change"
+    relabel = copy.deepcopy(after)
+    relabel["metadata"]["annotations"] = {"x": "y"}
+    assert not rec.is_echo("a", "default/web", relabel, before), "a metadata change"
+    assert not rec.is_echo("a", "default/web", after, None), "a new object"
+    m.spec = member_mod.MemberSpec(name="a", kubeconfig="", ipam="observe")
+    assert not rec.is_echo("a", "default/web", after, before), \
+        "an observed member's status is its input"
+    m.spec = member_mod.MemberSpec(name="a", kubeconfig="")
+    del m.services["default/web"]
+    await rec.reconcile(("default", "web"))
+    assert rec._showing == {}, "nothing kept for a Service that is gone"
+    assert not rec.is_echo("a", "default/web", after, before)
+
+
+def test_status_only_ignores_what_every_write_bumps():
+    old = {"metadata": {"name": "a", "resourceVersion": "1", "managedFields": [1]},
+           "spec": {"type": "LoadBalancer"}}
+    new = {"metadata": {"name": "a", "resourceVersion": "2", "managedFields": [2]},
+           "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {}}}
+    assert state.status_only(old, new)
+    assert not state.status_only(old, {**new, "spec": {"type": "ClusterIP"}})
+    assert not state.status_only(old, {**new, "metadata": {"name": "a", "labels": {"x": "1"}}})
+    assert not state.status_only(None, new) and not state.status_only(old, None)
