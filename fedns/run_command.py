@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 
-from fedns import app, config
+from fedns import app, config, gctune
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,6 +46,7 @@ async def _run(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     appliance = app.Appliance(settings, identity=args.identity)
     await appliance.start()
+    gctune.tune()
     try:
         dns_host, dns_port = appliance.dns_address
         print(f"fedns {appliance.identity}: DNS on {dns_host}:{dns_port} (udp+tcp), "
