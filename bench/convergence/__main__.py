@@ -9,7 +9,13 @@ then deletes them all and prints the time until each name is NXDOMAIN.  The peer
 the same run measures p50/p99 of one etcd put + its watch event arriving, and prints
 the convergence p99 as a multiple of it.
 
-    python -m bench.convergence [--members 3] [--services 1000] [--profile FILE]
+    python -m bench.convergence [--members 3] [--services 1000] [--rate N] [--profile FILE]
+
+It also prints the CPU time ``fedns run`` spent from the first creation until every
+name answered, per copy (Linux: read from /proc): on a machine this small the
+load generator, the members and etcd share the cores with fedns, so latency
+follows fedns's CPU per copy.  ``--rate N`` creates at most N copies a second
+instead of as fast as the members take them, for a steady, uncontended figure.
 
 ``--profile FILE`` runs ``fedns run`` under cProfile (its event loop thread) and
 prints the functions that took the most time; the stats stay in FILE for pstats.
@@ -50,6 +56,16 @@ def pct(values: list[float], q: float) -> float:
 def report(what: str, values: list[float]) -> None:
     print(f"{what:<34} n={len(values):>6}  p50={pct(values, .5) * 1000:8.1f} ms  "
           f"p99={pct(values, .99) * 1000:8.1f} ms  max={max(values) * 1000:8.1f} ms", flush=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (0 where /proc is missing)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def query(qid: int, name: str) -> bytes:
@@ -173,7 +189,7 @@ async def etcd_peer(url: str, n: int = 500) -> list[float]:
         await st.close()
 
 
-async def main(members: int, services: int, profile: str = "") -> None:
+async def main(members: int, services: int, profile: str = "", rate: float = 0.0) -> None:
     workdir = tempfile.mkdtemp(prefix="fedns-bench-")
     etcd = procs.EtcdCluster(1).start()
     spec_text = ",".join(f"m{i}:r{i % 2}:z{i}" for i in range(members))
@@ -254,6 +270,8 @@ async def main(members: int, services: int, profile: str = "") -> None:
                          "addressType": "IPv4",
                          "endpoints": [{"addresses": ["10.0.0.1"],
                                         "conditions": {"ready": True}}]}
+            if rate:  # this copy's slot in a steady stream
+                await asyncio.sleep(max(0.0, began + slot[member, j] / rate - time.monotonic()))
             async with limit:
                 created[member_name(member, j)] = time.monotonic()
                 await send("POST", base, service)
@@ -261,13 +279,18 @@ async def main(members: int, services: int, profile: str = "") -> None:
                            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
                            endpoints)
 
+        slot = {copy: i for i, copy in enumerate(order)}
+        cpu_before = cpu_seconds(replica.pid)
         began = time.monotonic()
         await asyncio.gather(*(create(m, j) for m, j in order))
         print(f"created {len(order)} Services in the members in "
               f"{time.monotonic() - began:.2f} s", flush=True)
         up = await polling
+        fedns_cpu = cpu_seconds(replica.pid) - cpu_before
         report("creation -> records in etcd", list(stored_up.values()))
         report("creation -> member name answers", list(up.values()))
+        print(f"fedns CPU from the first creation until every name answered: "
+              f"{fedns_cpu:.2f} s, {fedns_cpu / len(order) * 1000:.2f} ms per copy", flush=True)
 
         while not changed.empty():  # creation's record changes are done with
             changed.get_nowait()
@@ -309,7 +332,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.convergence")
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=0.0, metavar="N",
+                        help="create at most N copies a second (default: as fast as possible)")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="run fedns under cProfile, keep the stats in FILE")
     args = parser.parse_args()
-    asyncio.run(main(args.members, args.services, args.profile))
+    asyncio.run(main(args.members, args.services, args.profile, args.rate))
