@@ -168,6 +168,9 @@ class Manager:
             workers = [asyncio.create_task(self._work(), name=f"worker-{i}")
                        for i in range(self.workers)]
             while True:
+                # a full pass reads every service's records afresh: what this replica
+                # remembers of them cannot show a change someone else made
+                self.reconciler.records.clear()
                 for key in await self.all_keys():
                     self.queue.add(key)
                 self.metrics.queue_depth.set(self.queue.depth)

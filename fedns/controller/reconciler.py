@@ -70,6 +70,8 @@ class Reconciler:
         # show, as last reconciled: its own status write's event needs no reconcile
         self._showing: dict[tuple[str, str, str], tuple[str, ...]] = {}
         self._topology: dict[str, topology_mod.Topology] = {}
+        # each service's records as last read or written (see records.apply.Known)
+        self.records = records_apply.Known()
         self._unplaced: set[str] = set()
         self._background: set[asyncio.Task] = set()
         self._writing: dict[tuple[str, Key], asyncio.Task] = {}
@@ -271,7 +273,7 @@ class Reconciler:
         placed = {loc.member for loc in where}
         states = [s for s, _ in copies if s is not None and s.member in placed]
         want = desired.records(ref, self.domain, where, states, self.ttl)
-        changes = await records_apply.apply(self.store, ref, want)
+        changes = await records_apply.apply(self.store, ref, want, self.records)
         if changes.conflicts:
             log.warning("%s/%s: %d record keys exist that fedns did not write; left alone",
                         namespace, name, len(changes.conflicts))

@@ -123,3 +123,84 @@ async def test_bad_index_is_reported(store):
     await store.put(INDEX, b"not json")
     with pytest.raises(apply.BadOwnerIndex):
         await apply.apply(store, REF, records(UMICH))
+
+
+def count_txns(store) -> list[int]:
+    """Counts the Store round trips (txns) from now on: the list's length."""
+    calls: list[int] = []
+    real_txn = store.txn
+
+    async def txn(compare, success=(), failure=()):
+        calls.append(1)
+        return await real_txn(compare, success, failure)
+
+    store.txn = txn
+    return calls
+
+
+async def test_with_a_known_view_a_repeat_costs_nothing_and_a_change_one_txn(store):
+    known = apply.Known()
+    await apply.apply(store, REF, records(UMICH), known)
+    calls = count_txns(store)
+    assert (await apply.apply(store, REF, records(UMICH), known)).empty()
+    assert calls == [], "planned against the view: no round trip"
+    await apply.apply(store, REF, records(UMICH, UCSD), known)
+    assert len(calls) == 1, "the write alone, no read before it"
+    got = await dump(store)
+    assert json.loads(got.pop(INDEX.decode())) == sorted(records(UMICH, UCSD))
+    assert got == records(UMICH, UCSD)
+    await apply.apply(store, REF, {}, known)
+    assert await dump(store) == {} and len(known) == 0, "a withdrawn service is not kept"
+
+
+async def test_a_stale_view_never_clobbers_another_writer(store):
+    known = apply.Known()
+    await apply.apply(store, REF, records(UMICH, UCSD), known)
+    calls = count_txns(store)
+    tampered = min(k for k in records(UMICH) if k not in records(UCSD))
+    await store.put(tampered.encode(), b'{"host":"10.9.9.9"}')  # behind the view's back
+    await apply.apply(store, REF, records(UCSD), known)  # deletes it: the compare fails
+    # the stale write refused; a read of the desired keys and one of the owned keys
+    # no longer desired; the write again
+    assert len(calls) == 4
+    got = await dump(store)
+    assert json.loads(got.pop(INDEX.decode())) == sorted(records(UCSD))
+    assert got == records(UCSD)
+    more = desired.MemberState("umich", ("192.0.2.11",), True)
+    foreign = sorted(k for k in records(UCSD, more) if k not in got)[0]
+    await store.put(foreign.encode(), b'{"host":"10.9.9.9"}')  # a key we are about to want
+    changes = await apply.apply(store, REF, records(UCSD, more), known)
+    assert foreign in changes.conflicts
+    assert (await dump(store))[foreign] == '{"host":"10.9.9.9"}', "never overwritten"
+
+
+async def test_a_cleared_view_reads_again(store):
+    known = apply.Known()
+    await apply.apply(store, REF, records(UMICH), known)
+    await store.delete(min(records(UMICH)).encode())  # lost behind the view's back
+    known.clear()
+    calls = count_txns(store)
+    await apply.apply(store, REF, records(UMICH), known)
+    assert len(calls) == 2, "read, then the write that restores it"
+    got = await dump(store)
+    got.pop(INDEX.decode())
+    assert got == records(UMICH)
+
+
+async def test_a_write_whose_outcome_is_unknown_is_read_next_time(store):
+    known = apply.Known()
+    await apply.apply(store, REF, records(UMICH), known)
+    real_txn = store.txn
+
+    async def lost_ack(compare, success=(), failure=()):
+        await real_txn(compare, success, failure)  # lands, but the answer is lost
+        raise store_mod.base.Unavailable("etcd went away")
+
+    store.txn = lost_ack
+    with pytest.raises(store_mod.base.Unavailable):
+        await apply.apply(store, REF, records(UMICH, UCSD), known)
+    store.txn = real_txn
+    await apply.apply(store, REF, records(UMICH), known)  # back to what the view held
+    got = await dump(store)
+    got.pop(INDEX.decode())
+    assert got == records(UMICH), "the view was not trusted after the lost answer"
