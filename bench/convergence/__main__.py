@@ -3,11 +3,12 @@
 Starts a real etcd (free loopback ports, temp dir), N simulated members (``fedns
 sim``) and ``fedns run``, each a process of its own.  Creates every Service (with a
 ready EndpointSlice) through the members' API as fast as they take them (48 requests
-in flight) while polling the DNS server, and prints p50/p99/max of the time from a
-Service's creation request leaving for its member to that copy's name answering;
-then deletes them all and prints the time until each name is NXDOMAIN.  The peer is the etcd write itself:
-the same run measures p50/p99 of one etcd put + its watch event arriving, and prints
-the convergence p99 as a multiple of it.
+in flight, over the lean client of ``http.py``) while polling the DNS server, and
+prints p50/p99/max of the time from a Service's creation request leaving for its
+member to that copy's name answering; then deletes them all and prints the time until
+each name is NXDOMAIN.  The peer is the etcd write itself: the same run measures
+p50/p99 of one etcd put + its watch event arriving, and prints the convergence p99 as
+a multiple of it.
 
     python -m bench.convergence [--members 3] [--services 1000] [--rate N] [--profile FILE]
 
@@ -36,9 +37,9 @@ import tempfile
 import time
 import urllib.request
 
-import aiohttp
 import yaml
 
+from bench.convergence import http
 from fedns import store as store_mod
 from fedns.records import skydns
 from fedns.sim import cluster
@@ -201,7 +202,7 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
                                  "--kubeconfig", kubeconfig], stdout=sim_log,
                                 stderr=subprocess.STDOUT)
     replica = None
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64))
+    session = http.Client(limit=64)
     try:
         await asyncio.to_thread(procs.wait_for, lambda: os.path.exists(kubeconfig), 30,
                                 "sim kubeconfig")
@@ -245,10 +246,9 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
             return f"{member}.s{j:05d}.default.{FEDERATION}.svc.{DOMAIN}"
 
         async def send(method: str, url: str, body: dict | None = None) -> None:
-            async with session.request(method, url, json=body) as resp:
-                if resp.status >= 300:
-                    raise RuntimeError(f"{method} {url}: HTTP {resp.status}")
-                await resp.read()
+            status = await session.request(method, url, body)
+            if status >= 300:
+                raise RuntimeError(f"{method} {url}: HTTP {status}")
 
         # names are polled while they are being created: name -> request sent
         created: dict[str, float] = {}
@@ -321,7 +321,7 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
     finally:
         if replica is not None:
             procs.stop_process(replica)
-        await session.close()
+        session.close()
         procs.stop_process(sim_proc)
         etcd.stop()
     if profile and os.path.exists(profile):
