@@ -18,6 +18,7 @@ the write (Service cluster IPs).  The built-in kinds are in
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -64,7 +65,7 @@ class Kind:
     description: str = ""
     schema_name: str = ""  # OpenAPI component name; derived when empty
 
-    @property
+    @functools.cached_property  # read several times per request; a Kind never changes
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
@@ -105,6 +106,7 @@ class Registry:
 
     def __init__(self, kinds: Iterable[Kind] = ()) -> None:
         self._kinds: dict[tuple[str, str, str], Kind] = {}
+        self._group_versions: list[tuple[str, str]] | None = None  # until add() changes it
         for kind in kinds:
             self.add(kind)
 
@@ -113,6 +115,7 @@ class Registry:
         if key in self._kinds:
             raise DuplicateKind(f"{kind.plural} in {kind.api_version} is already registered")
         self._kinds[key] = kind
+        self._group_versions = None
         return kind
 
     def lookup(self, group: str, version: str, plural: str) -> Kind | None:
@@ -124,10 +127,12 @@ class Registry:
 
     def group_versions(self) -> list[tuple[str, str]]:
         """(group, version) pairs, the core group ("") first, then in order added."""
-        seen: dict[tuple[str, str], None] = {}
-        for kind in self._kinds.values():
-            seen.setdefault((kind.group, kind.version), None)
-        return sorted(seen, key=lambda gv: gv[0] != "")
+        if self._group_versions is None:
+            seen: dict[tuple[str, str], None] = {}
+            for kind in self._kinds.values():
+                seen.setdefault((kind.group, kind.version), None)
+            self._group_versions = sorted(seen, key=lambda gv: gv[0] != "")
+        return list(self._group_versions)
 
     def groups(self) -> list[str]:
         ordered: dict[str, None] = {}

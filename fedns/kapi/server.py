@@ -20,7 +20,6 @@ import hmac
 import json
 import logging
 import ssl
-from collections.abc import AsyncIterator
 from typing import Any
 
 import yaml
@@ -44,6 +43,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 JSON = "application/json"
+WATCH_BACKLOG = 1024  # encoded watch events waiting for a slow client before we stop reading
 PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 NAMESPACE_SUBRESOURCES = ("status", "finalize")
 
@@ -85,12 +85,14 @@ def negotiate(accept: str) -> Output:
 
 
 def _dump(body: Any) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    return objects.dumps(body)
 
 
 def respond(body: Any, code: int = 200, content_type: str = JSON,
             headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=_dump(body), status=code, headers={
+    """``body`` as JSON (bytes are sent as they are: JSON encoded already)."""
+    data = body if isinstance(body, bytes) else _dump(body)
+    return web.Response(body=data, status=code, headers={
         "Content-Type": content_type, "Cache-Control": "no-cache, private", **(headers or {})})
 
 
@@ -315,15 +317,17 @@ class Server:
             if target.name or (kind.namespaced and not target.namespace):
                 raise status.method_not_allowed("create")
             body = await self._body(request)
-            created = await self.storage.create(kind, target.namespace, body, dry_run=dry_run)
-            return respond(created, 201)
+            created = await self.storage.create(kind, target.namespace, body, dry_run=dry_run,
+                                                owned=True)
+            return respond(self.storage.served_json(created), 201)
         if method == "PUT":
             if not target.name:
                 raise status.method_not_allowed("update")
             body = await self._body(request)
             updated = await self.storage.update(kind, target.namespace, target.name, body,
-                                                subresource=target.subresource, dry_run=dry_run)
-            return respond(updated)
+                                                subresource=target.subresource, dry_run=dry_run,
+                                                owned=True)
+            return respond(self.storage.served_json(updated))
         if method == "PATCH":
             if not target.name:
                 raise status.method_not_allowed("patch")
@@ -336,11 +340,11 @@ class Server:
                     kind, target.namespace, target.name, body,
                     manager=query.get("fieldManager", ""), force=query.get("force") == "true",
                     dry_run=dry_run)
-                return respond(applied, 201 if is_new else 200)
+                return respond(self.storage.served_json(applied), 201 if is_new else 200)
             patched = await self.storage.patch(kind, target.namespace, target.name,
                                                content_type, body,
                                                subresource=target.subresource, dry_run=dry_run)
-            return respond(patched)
+            return respond(self.storage.served_json(patched))
         if method == "DELETE":
             options = await self._delete_options(request)
             dry_run = dry_run or "All" in (options.get("dryRun") or [])
@@ -359,7 +363,7 @@ class Server:
             if gone and not kind.return_deleted:
                 return respond(status.success(target.name, kind.group, kind.plural,
                                               str(objects.meta(obj).get("uid", ""))))
-            return respond(obj)
+            return respond(self.storage.served_json(obj))
         raise status.method_not_allowed(method.lower())
 
     async def _body(self, request: web.Request, allow_list: bool = False) -> Any:
@@ -470,8 +474,15 @@ class Server:
         next_bookmark = loop.time() + self.bookmark_interval
         last_revision = revision
         headers_sent = False
+        # A pump task reads the events and encodes them into ``lines``; this task writes
+        # whatever has collected in one chunk, so a burst costs one write, not one each.
+        lines: list[bytes] = []
+        finished = False  # the events ended; an ERROR line, if any, is in lines
+        failure: Exception | None = None
+        waiter: asyncio.Future[None] | None = None  # set while this task waits for lines
+        room: asyncio.Future[None] | None = None  # set while the pump waits for a write
 
-        async def send(event_type: str, obj: Obj) -> None:
+        def line(event_type: str, obj: Obj) -> bytes:
             nonlocal headers_sent
             if output.form == "table" and event_type in ("ADDED", "MODIFIED", "DELETED"):
                 obj = tables.to_table(kind.printer, [obj], now=objects.now(),
@@ -482,7 +493,7 @@ class Server:
                 headers_sent = True
             elif output.form == "metadata" and event_type != "ERROR":
                 obj = tables.partial_metadata(obj)
-            await response.write(_dump({"type": event_type, "object": obj}) + b"\n")
+            return _dump({"type": event_type, "object": obj}) + b"\n"
 
         def bookmark(rev: int, initial_end: bool = False) -> Obj:
             meta: Obj = {"resourceVersion": str(rev)}
@@ -490,58 +501,89 @@ class Server:
                 meta["annotations"] = {"k8s.io/initial-events-end": "true"}
             return {"kind": kind.kind, "apiVersion": kind.api_version, "metadata": meta}
 
+        def wake() -> None:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
         events = self.storage.watch(kind, target.namespace, resource_version=revision,
-                                    labels=labels, fields=fields, initial=initial)
-        pending: asyncio.Future[Any] = asyncio.ensure_future(_next(events))
-        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
-        try:
-            while True:
-                now = loop.time()
-                wake = next_bookmark if bookmarks else None
-                if deadline is not None:
-                    wake = deadline if wake is None else min(wake, deadline)
-                done, _ = await asyncio.wait({pending, stopping},
-                                             timeout=None if wake is None else max(0, wake - now),
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if stopping in done:
-                    break
-                if pending in done:
-                    try:
-                        event = pending.result()
-                    except StopAsyncIteration:
-                        break
-                    except status.ApiError as err:
-                        await send("ERROR", err.to_json())
-                        break
-                    pending = asyncio.ensure_future(_next(events))
+                                    labels=labels, fields=fields, initial=initial,
+                                    encoded=output.form == "json")
+
+        async def pump() -> None:
+            nonlocal last_revision, finished, failure, room
+            try:
+                async for event in events:
                     last_revision = max(last_revision, event.revision)
                     if event.type == "INITIAL_END":
-                        if bookmarks and query.get("sendInitialEvents") == "true":
-                            await send("BOOKMARK", bookmark(event.revision, initial_end=True))
-                    elif event.type != "PROGRESS" and event.object is not None:
-                        await send(event.type, event.object)
+                        if not (bookmarks and query.get("sendInitialEvents") == "true"):
+                            continue
+                        lines.append(line("BOOKMARK", bookmark(event.revision, initial_end=True)))
+                    elif event.type == "PROGRESS":
+                        continue
+                    elif event.data is not None:
+                        lines.append(b"".join((b'{"type":"', event.type.encode(),
+                                               b'","object":', event.data, b"}\n")))
+                    elif event.object is not None:
+                        lines.append(line(event.type, event.object))
+                    else:
+                        continue
+                    wake()
+                    if len(lines) >= WATCH_BACKLOG:
+                        room = loop.create_future()
+                        await room
+            except status.ApiError as err:
+                lines.append(line("ERROR", err.to_json()))
+            except Exception as err:  # noqa: BLE001 - raised again by the writer
+                failure = err
+            finally:
+                finished = True
+                wake()
+
+        pumping = asyncio.ensure_future(pump())
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
+        stopping.add_done_callback(lambda _: wake())
+        try:
+            while not stopping.done():
+                if lines:
+                    data = b"".join(lines)
+                    lines.clear()
+                    if room is not None and not room.done():
+                        room.set_result(None)
+                    await response.write(data)
                     continue
+                if finished:
+                    if failure is not None:
+                        raise failure
+                    break
                 now = loop.time()
                 if deadline is not None and now >= deadline:
                     break
                 if bookmarks and now >= next_bookmark:
-                    await send("BOOKMARK", bookmark(last_revision))
+                    await response.write(line("BOOKMARK", bookmark(last_revision)))
                     next_bookmark = now + self.bookmark_interval
+                    continue
+                wake_at = next_bookmark if bookmarks else None
+                if deadline is not None:
+                    wake_at = deadline if wake_at is None else min(wake_at, deadline)
+                waiter = loop.create_future()
+                timer = loop.call_at(wake_at, wake) if wake_at is not None else None
+                try:
+                    await waiter
+                finally:
+                    waiter = None
+                    if timer is not None:
+                        timer.cancel()
         except (ConnectionResetError, ConnectionError):
             pass
         finally:
             stopping.cancel()
-            pending.cancel()
-            await asyncio.wait({pending, stopping})
+            pumping.cancel()
+            await asyncio.wait({pumping, stopping})
             with contextlib.suppress(Exception):
                 await events.aclose()  # type: ignore[attr-defined]
         with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write_eof()
         return response
-
-
-async def _next(events: AsyncIterator[storage.WatchEvent]) -> storage.WatchEvent:
-    return await events.__anext__()
 
 
 def _from_protobuf(raw: bytes) -> Obj:

@@ -9,6 +9,12 @@ hook claims (Service cluster IPs) are checked absent in the same transaction.
 
 Usable in process (the sim seeds its members with it) and by :mod:`fedns.kapi.server`.
 Nothing here knows HTTP; failures are :class:`fedns.kapi.status.ApiError`.
+
+A Storage remembers the bytes it last wrote per key (bounded), so that a watch asked
+for ``encoded`` events and :meth:`Storage.served_json` give an object's JSON by
+splicing its resourceVersion into them (:func:`fedns.kapi.objects.with_version`)
+rather than decoding and encoding it again; a remembered value is used only while it
+is equal to the Store's.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import base64
 import copy
 import dataclasses
+import functools
 import ipaddress
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -35,6 +42,12 @@ STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
 _ATTEMPTS = 16  # retries of a write whose claims or (unconditioned) object raced
+# what a Storage remembers (see the module docstring): the values it last wrote, for
+# watches that lag at most this many writes behind; objects its writes returned, until
+# the server encodes them (in process callers never do); namespaces' Terminating state
+_REMEMBERED_VALUES = 8192
+_REMEMBERED_RESULTS = 64
+_REMEMBERED_NAMESPACES = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +60,12 @@ class Settings:
     allocate_node_ports: bool = False
 
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-        return ipaddress.ip_network(self.service_cidr, strict=False)
+        return _network(self.service_cidr)
+
+
+@functools.lru_cache(maxsize=64)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(cidr, strict=False)  # once, not per Service
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,11 +79,14 @@ class ListResult:
 @dataclasses.dataclass(frozen=True)
 class WatchEvent:
     """``type`` is ADDED, MODIFIED, DELETED, or PROGRESS (a revision passed with no
-    matching change) and INITIAL_END (the initial events are all sent)."""
+    matching change) and INITIAL_END (the initial events are all sent).  From a watch
+    with ``encoded``, ADDED, MODIFIED and DELETED carry ``data``, the object's JSON
+    (``objects.dumps(object)``), and ``object`` is None unless a selector needed it."""
 
     type: str
     object: Obj | None
     revision: int
+    data: bytes | None = None
 
 
 class _Raced(Exception):
@@ -81,6 +102,10 @@ class Storage:
         self.registry = reg
         self.prefix = prefix.rstrip("/")
         self.settings = settings or Settings()
+        self._values: dict[bytes, tuple[bytes, int]] = {}  # key -> (value, meta_end)
+        self._results: dict[int, tuple[Obj, bytes, int, int]] = {}  # id -> (obj, value,
+        #                                                              meta_end, revision)
+        self._terminating: dict[str, tuple[bytes, bool]] = {}  # namespace -> (value, is)
 
     # -- keys --------------------------------------------------------------
 
@@ -166,8 +191,10 @@ class Storage:
     # -- create ------------------------------------------------------------
 
     async def create(self, kind: Kind, namespace: str, obj: Obj, *,
-                     dry_run: bool = False, managed: Managed | None = None) -> Obj:
-        new = copy.deepcopy(obj)
+                     dry_run: bool = False, managed: Managed | None = None,
+                     owned: bool = False) -> Obj:
+        """Create ``obj`` (not changed, unless ``owned``: the caller gives it away)."""
+        new = obj if owned else copy.deepcopy(obj)
         self._check_type(kind, new)
         meta = objects.meta(new)
         namespace = self._check_namespace(kind, namespace, meta)
@@ -195,7 +222,8 @@ class Storage:
         await self._check_namespace_open(kind, namespace, name)
         key = self.key(kind, namespace, name)
         for _ in range(_ATTEMPTS):
-            candidate = copy.deepcopy(new)
+            # prepare fills the candidate; a retry starts again from ``new``
+            candidate = new if kind.prepare is None else objects.clone(new)
             claims = await self._prepare(kind, None, candidate)
             if dry_run:
                 return candidate
@@ -251,7 +279,14 @@ class Storage:
         kv = await self.store.get(self.key(ns_kind, "", namespace))
         if kv is None:
             raise status.not_found("namespaces", "", namespace)
-        if objects.meta(json.loads(kv.value)).get("deletionTimestamp"):
+        known = self._terminating.get(namespace)
+        if known is not None and known[0] == kv.value:
+            terminating = known[1]
+        else:
+            terminating = bool(objects.meta(json.loads(kv.value)).get("deletionTimestamp"))
+            _remember(self._terminating, namespace, (kv.value, terminating),
+                      _REMEMBERED_NAMESPACES)
+        if terminating:
             raise status.forbidden(kind.plural, kind.group, name,
                                    f"unable to create new content in namespace {namespace} "
                                    "because it is being terminated")
@@ -271,21 +306,58 @@ class Storage:
         return await kind.prepare(self, old, new)
 
     async def _commit(self, key: bytes, compares: Sequence[base.Compare], obj: Obj | None,
-                      claims: registry.Claims) -> int:
-        """One txn: the compares and every claim absent → write; 0 when they fail."""
+                      claims: registry.Claims,
+                      encoded: tuple[bytes, int] | None = None) -> int:
+        """One txn: the compares and every claim absent → write; 0 when they fail.
+        ``encoded`` is ``objects.encode(obj)`` when the caller has it already."""
         checks = [*compares] + [base.absent(k) for k in claims.claim]
-        ops: list[base.Op] = [base.Put(key, objects.to_json(obj)) if obj is not None
-                              else base.Delete(key)]
+        if obj is not None:
+            value, meta_end = encoded or objects.encode(obj)
+            ops: list[base.Op] = [base.Put(key, value)]
+        else:
+            ops = [base.Delete(key)]
         ops += [base.Put(k, v) for k, v in claims.claim.items()]
         ops += [base.Delete(k) for k in claims.release]
         result = await self.store.txn(checks, ops)
-        return result.revision if result.succeeded else 0
+        if not result.succeeded:
+            return 0
+        if obj is not None:
+            _remember(self._values, key, (value, meta_end), _REMEMBERED_VALUES)
+            _remember(self._results, id(obj), (obj, value, meta_end, result.revision),
+                      _REMEMBERED_RESULTS)
+        return result.revision
+
+    # -- encoded objects -----------------------------------------------------
+
+    def served_json(self, obj: Obj) -> bytes:
+        """``objects.dumps(obj)``, for the object a write has just returned (a response
+        body): when the write committed it, the committed bytes are reused.  Call it
+        before changing the object (the server encodes at once); any other object is
+        encoded."""
+        entry = self._results.pop(id(obj), None)
+        if entry is not None and entry[0] is obj:
+            _, value, meta_end, revision = entry
+            meta = obj.get("metadata")
+            # the splice puts resourceVersion last in metadata and leaves selfLink out
+            if type(meta) is dict and meta and next(reversed(meta)) == "resourceVersion" \
+                    and meta["resourceVersion"] == str(revision) and "selfLink" not in meta:
+                return objects.with_version(value, meta_end, revision)
+        return objects.dumps(obj)
+
+    def _served(self, kv: base.KeyValue, revision: int, obj: Obj | None = None) -> bytes:
+        """``objects.dumps(objects.from_json(kv.value, revision))``; ``obj`` is that
+        object when the caller has decoded it."""
+        known = self._values.get(kv.key)
+        if known is not None and known[0] == kv.value:
+            return objects.with_version(known[0], known[1], revision)
+        return objects.dumps(obj if obj is not None else objects.from_json(kv.value, revision))
 
     # -- update and patch ----------------------------------------------------
 
     async def update(self, kind: Kind, namespace: str, name: str, obj: Obj, *,
-                     subresource: str = "", dry_run: bool = False) -> Obj:
-        incoming = copy.deepcopy(obj)
+                     subresource: str = "", dry_run: bool = False, owned: bool = False) -> Obj:
+        """Replace the object with ``obj`` (not changed, unless ``owned``)."""
+        incoming = obj if owned else copy.deepcopy(obj)
         self._check_type(kind, incoming)
         meta = objects.meta(incoming)
         if meta.get("name") and meta["name"] != name:
@@ -399,9 +471,13 @@ class Storage:
         right side, immutable metadata kept, generation bumped on spec change."""
         old_meta = objects.meta(current)
         if subresource == "status":
-            new = copy.deepcopy(current)
+            # shares all but metadata with ``current`` and ``incoming``, which are the
+            # caller's own (read from the Store, built or copied for this write) and
+            # which nothing changes from here on
+            new = dict(current)
+            new["metadata"] = dict(old_meta)
             if "status" in incoming:
-                new["status"] = copy.deepcopy(incoming["status"])
+                new["status"] = incoming["status"]
             else:
                 new.pop("status", None)
             return new
@@ -440,7 +516,10 @@ class Storage:
         new = self._merge_update(kind, current, incoming, subresource, managed)
         if subresource != "status":
             self._validate(kind, new, current)
-        if objects.without_version(new) == objects.without_version(current):
+        encoded = objects.encode(new)
+        # without_version(new) == without_version(current), decoding once: ``current``
+        # came from the Store, so it is its stored form already
+        if json.loads(encoded[0]) == objects.stripped(current):
             return current  # a no-op write keeps the resourceVersion, as kube-apiserver
         meta = objects.meta(new)
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -449,12 +528,14 @@ class Storage:
             revision = await self._delete_now(kind, kv, current)
             meta["resourceVersion"] = str(revision)
             return new
-        claims = registry.Claims() if subresource == "status" else \
-            await self._prepare(kind, current, new)
+        claims = registry.Claims()
+        if subresource != "status" and kind.prepare is not None:
+            claims = await self._prepare(kind, current, new)
+            encoded = objects.encode(new)  # prepare may have filled fields
         if dry_run:
             return new
         revision = await self._commit(kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
-                                      new, claims)
+                                      new, claims, encoded)
         if not revision:
             raise _Raced()
         meta["resourceVersion"] = str(revision)
@@ -587,25 +668,36 @@ class Storage:
 
     async def watch(self, kind: Kind, namespace: str = "", *, resource_version: int = 0,
                     labels: selectors.Selector = (), fields: selectors.FieldSelector = (),
-                    initial: bool = False) -> AsyncIterator[WatchEvent]:
+                    initial: bool = False, encoded: bool = False) -> AsyncIterator[WatchEvent]:
         """Events after ``resource_version`` (0: from now); with ``initial`` first an
-        ADDED event per current object, then INITIAL_END.  Raises ApiError 410 (Expired)
-        when the version is compacted."""
+        ADDED event per current object, then INITIAL_END.  With ``encoded`` the events
+        carry the objects' JSON (see :class:`WatchEvent`).  Raises ApiError 410
+        (Expired) when the version is compacted."""
         prefix = self.collection_key(kind, namespace)
         start = resource_version + 1 if resource_version else 0
+        everything = not labels and not fields
         if initial:
             found = await self.store.range(prefix)
             for kv in found.kvs:
+                if encoded and everything:
+                    yield WatchEvent("ADDED", None, kv.mod_revision,
+                                     self._served(kv, kv.mod_revision))
+                    continue
                 obj = objects.from_json(kv.value, kv.mod_revision)
                 if self._matches(obj, labels, fields):
-                    yield WatchEvent("ADDED", obj, kv.mod_revision)
+                    yield WatchEvent("ADDED", obj, kv.mod_revision,
+                                     self._served(kv, kv.mod_revision, obj) if encoded
+                                     else None)
             yield WatchEvent("INITIAL_END", None, found.revision)
             start = found.revision + 1
         stream = self.store.watch(prefix, start)
         try:
             async for batch in stream:
                 for event in batch:
-                    yield self._translate(event, labels, fields)
+                    if encoded and everything:
+                        yield self._translate_all(event)
+                    else:
+                        yield self._translate(event, labels, fields, encoded)
         except base.Compacted as err:
             raise status.too_old(resource_version, err.compact_revision) from err
         finally:
@@ -614,15 +706,17 @@ class Storage:
                 await close()
 
     def _translate(self, event: base.Event, labels: selectors.Selector,
-                   fields: selectors.FieldSelector) -> WatchEvent:
+                   fields: selectors.FieldSelector, encoded: bool = False) -> WatchEvent:
         revision = event.kv.mod_revision
         old = None
         if event.prev is not None:
             old = objects.from_json(event.prev.value, event.prev.mod_revision)
         if event.type is base.EventType.DELETE:
-            if old is not None and self._matches(old, labels, fields):
+            if old is not None and event.prev is not None and \
+                    self._matches(old, labels, fields):
                 objects.meta(old)["resourceVersion"] = str(revision)
-                return WatchEvent("DELETED", old, revision)
+                return WatchEvent("DELETED", old, revision,
+                                  self._served(event.prev, revision, old) if encoded else None)
             return WatchEvent("PROGRESS", None, revision)
         new = objects.from_json(event.kv.value, revision)
         created = event.kv.create_revision == revision
@@ -632,11 +726,33 @@ class Storage:
         else:
             old_match = new_match and not created
         if new_match:
-            return WatchEvent("MODIFIED" if old_match else "ADDED", new, revision)
-        if old_match and old is not None:
+            return WatchEvent("MODIFIED" if old_match else "ADDED", new, revision,
+                              self._served(event.kv, revision, new) if encoded else None)
+        if old_match and old is not None and event.prev is not None:
             objects.meta(old)["resourceVersion"] = str(revision)
-            return WatchEvent("DELETED", old, revision)
+            return WatchEvent("DELETED", old, revision,
+                              self._served(event.prev, revision, old) if encoded else None)
         return WatchEvent("PROGRESS", None, revision)
+
+    def _translate_all(self, event: base.Event) -> WatchEvent:
+        """``_translate`` for a watch with no selector and ``encoded``: every object
+        matches, so nothing needs decoding."""
+        revision = event.kv.mod_revision
+        if event.type is base.EventType.DELETE:
+            if event.prev is None:
+                return WatchEvent("PROGRESS", None, revision)
+            return WatchEvent("DELETED", None, revision, self._served(event.prev, revision))
+        changed = event.prev is not None or event.kv.create_revision != revision
+        return WatchEvent("MODIFIED" if changed else "ADDED", None, revision,
+                          self._served(event.kv, revision))
+
+
+def _remember(memory: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    """Set ``memory[key]`` as its newest entry, forgetting the oldest past ``limit``."""
+    memory.pop(key, None)
+    memory[key] = value
+    if len(memory) > limit:
+        del memory[next(iter(memory))]
 
 
 def _apply_conflict(kind: Kind, name: str,

@@ -12,6 +12,7 @@ import pytest
 
 from fedns import kapi
 from fedns.kapi import builtin, discovery, registry, tables
+from fedns.kapi import server as server_module
 from fedns.store import memory
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -214,6 +215,26 @@ async def test_watch_from_compacted_version_gets_410_event(server, http):
         (event,) = await _events(watch, 1)
     assert event["type"] == "ERROR"
     assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+
+
+@pytest.mark.parametrize("backlog", [1, 3, server_module.WATCH_BACKLOG])
+async def test_watch_burst_arrives_whole_and_in_order(server, http, monkeypatch, backlog):
+    # a burst committed without a pause is written in few chunks; a small backlog makes
+    # the reader wait for the writer again and again
+    monkeypatch.setattr(server_module, "WATCH_BACKLOG", backlog)
+    cms = server.registry.lookup("", "v1", "configmaps")
+    start = await server.storage.store.revision()
+    async with http.get(f"/api/v1/configmaps?watch=true&resourceVersion={start}") as watch:
+        for i in range(40):
+            await server.storage.create(cms, "default", {"metadata": {"name": f"c{i:02d}"},
+                                                         "data": {"i": str(i)}})
+        await server.storage.patch(cms, "default", "c00", "application/merge-patch+json",
+                                   {"data": {"i": "again"}})
+        events = await _events(watch, 41)
+    listed = {o["metadata"]["name"]: o for o in (await server.storage.list(cms, "")).items}
+    assert [e["type"] for e in events] == ["ADDED"] * 40 + ["MODIFIED"]
+    assert [e["object"] for e in events[1:40]] == [listed[f"c{i:02d}"] for i in range(1, 40)]
+    assert events[40]["object"] == listed["c00"]
 
 
 def _client(url: str) -> kubernetes.client.CoreV1Api:
