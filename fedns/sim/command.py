@@ -14,7 +14,7 @@ import signal
 from collections.abc import Coroutine
 from typing import Any
 
-from fedns import errors
+from fedns import errors, gctune
 from fedns.sim import cluster
 
 
@@ -55,6 +55,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _command(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+    gctune.tune()  # a process of its own: its collector settings are its own
     return run(_settings(args))  # the CLI runs the coroutine
 
 
