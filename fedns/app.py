@@ -29,13 +29,21 @@ from fedns.members import member as member_mod
 
 log = logging.getLogger(__name__)
 
+# Reconciles running at once.  A reconcile spends most of its time waiting for etcd
+# round trips (the allocation, then the records), and the txns of concurrent
+# reconciles go to etcd merged (fedns.store.batching): with few workers a burst is
+# bounded by round trips and each merged txn is small; measured with
+# bench.convergence (3 x 1,000), 64 gave half the p99 of 8 and a third less CPU
+# per Service.
+WORKERS = 64
+
 
 class Appliance:
     """One fedns replica."""
 
     def __init__(self, settings: config.Settings, *, identity: str = "",
-                 probe_interval: float = 1.0, lease_ttl: int = 10, workers: int = 8,
-                 resync: float = 300.0) -> None:
+                 probe_interval: float = 1.0, lease_ttl: int = 10,
+                 workers: int = WORKERS, resync: float = 300.0) -> None:
         self.settings = settings
         self.identity = identity or f"{socket.gethostname()}-{os.getpid()}"
         self.probe_interval = probe_interval
