@@ -38,7 +38,7 @@ class ZoneSource:
         self.zone.replace(((kv.key, kv.value) for kv in listing.kvs), listing.revision)
         self.relists += 1
         self.synced.set()
-        async for events in self.store.watch(prefix, listing.revision + 1):
+        async for events in self.store.watch(prefix, listing.revision + 1, prev=False):
             self.zone.apply(events)
 
     async def run(self) -> None:

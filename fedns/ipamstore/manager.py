@@ -130,7 +130,7 @@ class IPAM:
         delay = 0.1
         while True:
             try:
-                events = self.store.watch(keys.PREFIX, self.state.revision + 1)
+                events = self.store.watch(keys.PREFIX, self.state.revision + 1, prev=False)
                 async with contextlib.aclosing(events):  # type: ignore[type-var]  # a generator
                     async for batch in events:
                         self.state.apply([(e.kv.key,

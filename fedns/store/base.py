@@ -241,10 +241,13 @@ class Store(abc.ABC):
         """Atomically: if every compare holds run ``success``, else ``failure``."""
 
     @abc.abstractmethod
-    def watch(self, prefix: bytes, start_revision: int = 0) -> AsyncIterator[list[Event]]:
+    def watch(self, prefix: bytes, start_revision: int = 0, *,
+              prev: bool = True) -> AsyncIterator[list[Event]]:
         """Batches of events under ``prefix`` from ``start_revision`` (0: from now on),
         in revision order, until the iterator is closed.  Raises :class:`Compacted`
-        when ``start_revision`` is older than the compaction point."""
+        when ``start_revision`` is older than the compaction point.  With
+        ``prev=False`` events need not carry the value before the change (etcd then
+        neither looks it up nor sends it)."""
 
     @abc.abstractmethod
     async def revision(self) -> int:

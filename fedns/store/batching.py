@@ -223,8 +223,9 @@ class GroupCommit(base.Store):
     async def delete(self, key: bytes, prefix: bool = False) -> int:
         return await self.inner.delete(key, prefix)
 
-    def watch(self, prefix: bytes, start_revision: int = 0) -> AsyncIterator[list[base.Event]]:
-        return self.inner.watch(prefix, start_revision)
+    def watch(self, prefix: bytes, start_revision: int = 0, *,
+              prev: bool = True) -> AsyncIterator[list[base.Event]]:
+        return self.inner.watch(prefix, start_revision, prev=prev)
 
     async def revision(self) -> int:
         return await self.inner.revision()

@@ -200,13 +200,13 @@ class EtcdStore(base.Store):
     # -- watch ---------------------------------------------------------------
 
     async def watch(
-        self, prefix: bytes, start_revision: int = 0
+        self, prefix: bytes, start_revision: int = 0, *, prev: bool = True
     ) -> AsyncIterator[list[base.Event]]:
         if self._watch_stub is None:
             raise base.StoreError(f"etcd store {self.url} is closed")
         create = rpc.WatchCreateRequest(
             key=prefix or b"\0", range_end=base.prefix_end(prefix),
-            start_revision=start_revision, prev_kv=True,
+            start_revision=start_revision, prev_kv=prev,
         )
         call = self._watch_stub.Watch(wait_for_ready=True)
         try:

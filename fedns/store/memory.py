@@ -221,7 +221,9 @@ class MemoryStore(base.Store):
 
     # -- watch ---------------------------------------------------------------
 
-    def watch(self, prefix: bytes, start_revision: int = 0) -> AsyncIterator[list[base.Event]]:
+    def watch(self, prefix: bytes, start_revision: int = 0, *,
+              prev: bool = True) -> AsyncIterator[list[base.Event]]:
+        # the previous values are at hand: they are given whatever ``prev`` says
         # "from now on" means from the revision after this call, not the first read
         return self._watch(prefix, start_revision or self._rev + 1)
 

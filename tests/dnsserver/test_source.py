@@ -77,7 +77,7 @@ class FlakyStore:
             raise base.Unavailable("store is down")
         return await self.inner.range(prefix, revision, limit)
 
-    async def watch(self, prefix: bytes, start_revision: int = 0):
+    async def watch(self, prefix: bytes, start_revision: int = 0, *, prev: bool = True):
         if self.compacted_watches:
             self.compacted_watches -= 1
             raise base.Compacted(compact_revision=start_revision + 1)

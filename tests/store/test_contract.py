@@ -172,6 +172,23 @@ async def test_watch_reports_deletes_with_previous_value(st):
     assert ev.prev is not None and ev.prev.value == b"old"
 
 
+async def test_watch_without_previous_values_still_reports_every_change(st):
+    s, p = st
+    await s.put(p + b"e", b"old")
+    watch = s.watch(p, await s.revision() + 1, prev=False)
+    try:
+        await s.put(p + b"e", b"new")
+        [put] = await _next(watch)
+        await s.delete(p + b"e")
+        [gone] = await _next(watch)
+    finally:
+        await watch.aclose()
+    assert put.type is base.EventType.PUT and put.kv.value == b"new"
+    assert gone.type is base.EventType.DELETE and gone.kv.key == p + b"e"
+    if s.url.startswith("etcd://"):
+        assert put.prev is None and gone.prev is None, "etcd sends no previous values"
+
+
 async def test_watch_from_a_compacted_revision_raises_compacted(st):
     s, p = st
     first = await s.put(p + b"c", b"1")
