@@ -149,26 +149,28 @@ class EtcdStore(base.Store):
         return int(resp.deleted)
 
     @staticmethod
-    def _compare(c: base.Compare) -> Any:
+    def _fill_compare(pb: Any, c: base.Compare) -> None:
         target, field = _TARGET[c.target]
-        pb = rpc.Compare(result=_RESULT[c.op], target=target, key=c.key)
+        pb.result = _RESULT[c.op]
+        pb.target = target
+        pb.key = c.key
         setattr(pb, field, c.value)
-        return pb
 
     @staticmethod
-    def _op(op: base.Op) -> Any:
+    def _fill_op(pb: Any, op: base.Op) -> None:
+        # fields are set in place on the message being built: constructing nested
+        # messages and passing them in copies each one (3x slower on a merged txn)
         if isinstance(op, base.Put):
-            return rpc.RequestOp(request_put=rpc.PutRequest(key=op.key, value=op.value,
-                                                            lease=op.lease))
-        if isinstance(op, base.Delete):
-            req = rpc.DeleteRangeRequest(key=op.key or b"\0")
-            if op.prefix:
-                req.range_end = base.prefix_end(op.key)
-            return rpc.RequestOp(request_delete_range=req)
-        req = rpc.RangeRequest(key=op.key or b"\0")
+            put = pb.request_put
+            put.key = op.key
+            put.value = op.value
+            if op.lease:
+                put.lease = op.lease
+            return
+        req = pb.request_delete_range if isinstance(op, base.Delete) else pb.request_range
+        req.key = op.key or b"\0"
         if op.prefix:
             req.range_end = base.prefix_end(op.key)
-        return rpc.RequestOp(request_range=req)
 
     async def txn(
         self,
@@ -176,11 +178,13 @@ class EtcdStore(base.Store):
         success: Sequence[base.Op] = (),
         failure: Sequence[base.Op] = (),
     ) -> base.TxnResult:
-        request = rpc.TxnRequest(
-            compare=[self._compare(c) for c in compare],
-            success=[self._op(op) for op in success],
-            failure=[self._op(op) for op in failure],
-        )
+        request = rpc.TxnRequest()
+        for items, fill, branch in ((compare, self._fill_compare, request.compare),
+                                    (success, self._fill_op, request.success),
+                                    (failure, self._fill_op, request.failure)):
+            add = branch.add
+            for item in items:
+                fill(add(), item)
         resp = await self._call(self._kv_stub.Txn, request)
         responses: list[list[base.KeyValue] | int | None] = []
         for r in resp.responses:
