@@ -179,12 +179,12 @@ class EtcdStore(base.Store):
         failure: Sequence[base.Op] = (),
     ) -> base.TxnResult:
         request = rpc.TxnRequest()
-        for items, fill, branch in ((compare, self._fill_compare, request.compare),
-                                    (success, self._fill_op, request.success),
-                                    (failure, self._fill_op, request.failure)):
-            add = branch.add
-            for item in items:
-                fill(add(), item)
+        for c in compare:
+            self._fill_compare(request.compare.add(), c)
+        for op in success:
+            self._fill_op(request.success.add(), op)
+        for op in failure:
+            self._fill_op(request.failure.add(), op)
         resp = await self._call(self._kv_stub.Txn, request)
         responses: list[list[base.KeyValue] | int | None] = []
         for r in resp.responses:
@@ -226,8 +226,8 @@ class EtcdStore(base.Store):
                         yield batch
                         batch = []
                     kind = base.EventType.PUT if ev.type == rpc.Event.PUT else base.EventType.DELETE
-                    prev = _kv(ev.prev_kv) if ev.HasField("prev_kv") else None
-                    batch.append(base.Event(kind, _kv(ev.kv), prev))
+                    before = _kv(ev.prev_kv) if ev.HasField("prev_kv") else None
+                    batch.append(base.Event(kind, _kv(ev.kv), before))
                 if batch:
                     yield batch
             raise base.Unavailable(f"etcd at {self._where} ended the watch")
