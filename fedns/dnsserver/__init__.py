@@ -2,6 +2,7 @@
 
 ``zone`` holds the records in memory, ``answer`` answers one query and ``lookup``
 finds and builds its records as CoreDNS does (both pure), ``settings`` groups the
-options, ``server`` is the UDP/TCP transport, ``source`` keeps the zone current from the
-Store, and ``daemon`` puts them together (:func:`daemon.serve`).
+options, ``wire`` reads queries and writes responses, ``cache`` keeps responses until
+a zone change can alter them, ``server`` is the UDP/TCP transport, ``source`` keeps the
+zone current from the Store, and ``daemon`` puts them together (:func:`daemon.serve`).
 """

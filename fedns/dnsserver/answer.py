@@ -3,6 +3,8 @@ plugin would, plus nearest answers for federated service names.  Pure: no I/O.
 
 This module is the entry point (opcode, EDNS and ECS, zone choice, nearest tiers, the
 rcode and the sections); :mod:`fedns.dnsserver.lookup` finds and builds the records.
+:func:`respond` answers a :class:`~fedns.dnsserver.wire.Query` with the response and
+what it read from the zone; :func:`answer` does the same for dnslib records.
 
 CoreDNS semantics followed (plugin/etcd/etcd.go, handler.go, plugin/backend_lookup.go):
 
@@ -37,17 +39,19 @@ Where fedns differs, on purpose (an authoritative server has no upstream):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
-from dnslib import EDNS0, RD, RR, DNSHeader, DNSLabel, DNSRecord, EDNSOption
+from dnslib import DNSRecord
 
-from fedns.dnsserver import lookup
+from fedns.dnsserver import lookup, wire
 from fedns.dnsserver import settings as settings_mod
 from fedns.dnsserver import zone as zone_mod
 from fedns.records import desired
 
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, BADVERS = 0, 1, 2, 3, 4, 5, 16
 OPT_ECS = 8
+HINFO_RFC8482 = b"\x07RFC8482\x00"
 
 
 class _FormErr(Exception):
@@ -57,8 +61,8 @@ class _FormErr(Exception):
 # --- nearest answers ---------------------------------------------------------------
 
 
-def _nearest(ctx: lookup.Context, name: lookup.Labels, owner: DNSLabel, qtype: int,
-             site: settings_mod.Site) -> tuple[list[RR], str] | None:
+def _nearest(ctx: lookup.Context, name: lookup.Labels, owner: wire.Name, qtype: int,
+             site: settings_mod.Site) -> tuple[list[wire.RR], str] | None:
     """The site's zone tier, else its region tier, as addresses owned by the query
     name, with the tier's name (``zone``/``region``); None when neither has a healthy
     address of ``qtype``."""
@@ -76,12 +80,12 @@ def _nearest(ctx: lookup.Context, name: lookup.Labels, owner: DNSLabel, qtype: i
             records = lookup.services(ctx, labels, False, qtype)
         except (lookup.NotFound, lookup.Broken):
             continue
-        out: list[RR] = []
+        out: list[wire.RR] = []
         seen: set[str] = set()
         for record in records:
             if record.kind == qtype and record.service.host not in seen:
                 seen.add(record.service.host)
-                out.append(lookup.address_rr(owner, qtype, record.ttl, record.address))
+                out.append(lookup.address_rr(owner, qtype, record.ttl, record.packed))
         if out:
             return out, tier_name
     return None
@@ -105,24 +109,28 @@ class _Edns:
         self.ecs: tuple[int, int, bytes, settings_mod.IPNetwork] | None = None
 
 
-def _read_edns(request: DNSRecord) -> _Edns:
-    edns = _Edns()
-    opts = [rr for rr in request.ar if rr.rtype == lookup.T_OPT]
+_NO_EDNS = _Edns()
+
+
+def _read_edns(query: wire.Query) -> _Edns:
+    opts = query.opts
     if len(opts) > 1:
         raise _FormErr("more than one OPT record")
     if not opts:
-        return edns
-    opt = opts[0]
+        return _NO_EDNS
+    payload, ttl, options = opts[0]
+    edns = _Edns()
     edns.present = True
-    edns.payload = max(512, opt.rclass)
-    edns.version = (opt.ttl >> 16) & 0xFF
-    edns.do = bool(opt.ttl & 0x8000)
-    for option in opt.rdata if isinstance(opt.rdata, list) else []:
-        if option.code == OPT_ECS:
-            edns.ecs = _read_ecs(bytes(option.data))
+    edns.payload = max(512, payload)
+    edns.version = (ttl >> 16) & 0xFF
+    edns.do = bool(ttl & 0x8000)
+    for code, data in options:
+        if code == OPT_ECS:
+            edns.ecs = _read_ecs(data)
     return edns
 
 
+@functools.lru_cache(maxsize=4096)
 def _read_ecs(data: bytes) -> tuple[int, int, bytes, settings_mod.IPNetwork]:
     """RFC 7871 option data → (family, source length, address bytes, network)."""
     if len(data) < 4:
@@ -145,72 +153,109 @@ def _read_ecs(data: bytes) -> tuple[int, int, bytes, settings_mod.IPNetwork]:
 # --- the entry point ---------------------------------------------------------------------
 
 
-def _reply(request: DNSRecord, rcode: int, aa: bool, edns: _Edns | None,
+def _reply(query: wire.Query, rcode: int, aa: bool, edns: _Edns | None,
            settings: settings_mod.Settings, ecs_scope: int | None = None,
-           question: bool = True) -> DNSRecord:
-    header = request.header
-    bitmap = (0x8000 | (header.bitmap & 0x7800) | (0x0400 if aa else 0)
-              | (header.bitmap & 0x0110) | (rcode & 0xF))  # opcode, RD and CD copied
-    reply = DNSRecord(DNSHeader(id=header.id, bitmap=bitmap),
-                      questions=list(request.questions) if question else [])
+           question: bool = True) -> wire.Response:
+    flags = query.flags
+    bitmap = (0x8000 | (flags & 0x7800) | (0x0400 if aa else 0)
+              | (flags & 0x0110) | (rcode & 0xF))  # opcode, RD and CD copied
+    opt = None
     if edns is not None and edns.present:
         options = []
         if edns.ecs is not None:
             family, source, address, _ = edns.ecs
             scope = ecs_scope or 0
-            options.append(EDNSOption(OPT_ECS, family.to_bytes(2, "big") + bytes([source, scope])
-                                      + address))
-        reply.add_ar(EDNS0(udp_len=settings.edns_payload, ext_rcode=rcode >> 4,
-                           flags="do" if edns.do else "", opts=options))
-    return reply
+            options.append((OPT_ECS, family.to_bytes(2, "big") + bytes([source, scope]) + address))
+        opt = wire.opt_record(settings.edns_payload, ((rcode >> 4) << 24) | (0x8000 if edns.do else 0),
+                              options)
+    return wire.Response(query.ident, bitmap, query.questions[0] if question else None, opt=opt)
 
 
-def unavailable(request: DNSRecord, settings: settings_mod.Settings) -> DNSRecord:
-    """SERVFAIL for ``request``, question and OPT echoed: the zone is not loaded yet,
+def unavailable(query: wire.Query, settings: settings_mod.Settings) -> wire.Response:
+    """SERVFAIL for ``query``, question and OPT echoed: the zone is not loaded yet,
     and an empty zone must not deny names to caches."""
     try:
-        edns: _Edns | None = _read_edns(request)
+        edns: _Edns | None = _read_edns(query)
     except _FormErr:
         edns = None
-    return _reply(request, SERVFAIL, False, edns, settings,
-                  question=len(request.questions) == 1 and request.header.opcode != 5)
+    return _reply(query, SERVFAIL, False, edns, settings,
+                  question=len(query.questions) == 1 and (query.flags >> 11) & 0xF != 5)
+
+
+@functools.lru_cache(maxsize=64)
+def _zone_labels(zones: tuple[str, ...]) -> tuple[lookup.Labels, ...]:
+    return tuple(tuple(zone[:-1].encode().split(b".")) if zone != "." else () for zone in zones)
 
 
 def _match_zone(settings: settings_mod.Settings, name: lookup.Labels) -> lookup.Labels | None:
     best: lookup.Labels | None = None
-    for zone in settings.zones:
-        labels = tuple(zone[:-1].encode().split(b".")) if zone != "." else ()
+    for labels in _zone_labels(settings.zones):
         if lookup.is_under(name, labels) and (best is None or len(labels) > len(best)):
             best = labels
     return best
 
 
+class Answer:
+    """A response, with what the server needs besides its bytes: the nearest-answer
+    tier it came from (``zone``/``region``/``all``, or "" when not a tailored
+    answer), the zone key paths it read and whether it holds the SOA serial (what
+    can change it, for the response cache)."""
+
+    __slots__ = ("reads", "response", "serial", "tier")
+
+    def __init__(self, response: wire.Response, tier: str = "", reads: list[bytes] | None = None,
+                 serial: bool = False) -> None:
+        self.response = response
+        self.tier = tier
+        self.reads: list[bytes] = reads if reads is not None else []
+        self.serial = serial
+
+
 def answer(zone: zone_mod.Zone, request: DNSRecord, client: settings_mod.IPAddress | None,
            settings: settings_mod.Settings) -> DNSRecord:
-    """The response to ``request`` from ``client`` (its source address, or None)."""
-    header = request.header
-    try:
-        edns = _read_edns(request)
-    except _FormErr:
-        return _reply(request, FORMERR, False, None, settings, question=False)
-    if header.opcode != 0:
-        # An UPDATE's first section is its zone, not a question: echo nothing then.
-        return _reply(request, NOTIMP, False, edns, settings,
-                      question=len(request.questions) == 1 and header.opcode != 5)
-    if len(request.questions) != 1:
-        return _reply(request, FORMERR, False, edns, settings, question=False)
-    if edns.version != 0:
-        return _reply(request, BADVERS, False, edns, settings)
+    """The response to ``request`` from ``client`` (its source address, or None), for
+    callers that hold dnslib records: :func:`respond`, written and read back by
+    dnslib.  ``fedns_tier`` is set to :attr:`Answer.tier` on answers with records."""
+    result = respond(zone, wire.from_dnslib(request), client, settings)
+    reply = DNSRecord.parse(wire.encode(result.response))
+    if result.tier:
+        reply.fedns_tier = result.tier  # type: ignore[attr-defined]
+    return reply
 
-    question = request.questions[0]
-    qtype, qclass = question.qtype, question.qclass
-    owner = question.qname
-    name: lookup.Labels = tuple(label.lower() for label in owner.label)
+
+def respond(zone: zone_mod.Zone, query: wire.Query, client: settings_mod.IPAddress | None,
+            settings: settings_mod.Settings) -> Answer:
+    """The answer to ``query`` from ``client`` (its source address, or None)."""
+    flags = query.flags
+    try:
+        edns = _read_edns(query)
+    except _FormErr:
+        return Answer(_reply(query, FORMERR, False, None, settings, question=False))
+    opcode = (flags >> 11) & 0xF
+    if opcode != 0:
+        # An UPDATE's first section is its zone, not a question: echo nothing then.
+        return Answer(_reply(query, NOTIMP, False, edns, settings,
+                             question=len(query.questions) == 1 and opcode != 5))
+    if len(query.questions) != 1:
+        return Answer(_reply(query, FORMERR, False, edns, settings, question=False))
+    if edns.version != 0:
+        return Answer(_reply(query, BADVERS, False, edns, settings))
+
+    owner, qtype, qclass = query.questions[0]
+    name: lookup.Labels = tuple(map(bytes.lower, owner))
     apex = _match_zone(settings, name)
     if qclass != 1 or apex is None or qtype in (lookup.T_AXFR, lookup.T_IXFR):
-        return _reply(request, REFUSED, False, edns, settings)
+        return Answer(_reply(query, REFUSED, False, edns, settings))
     ctx = lookup.Context(zone, settings, apex, qtype)
+    response, tier = _lookup(ctx, query, edns, client, name, owner)
+    return Answer(response, tier, ctx.reads, ctx.serial)
 
+
+def _lookup(ctx: lookup.Context, query: wire.Query, edns: _Edns,
+            client: settings_mod.IPAddress | None, name: lookup.Labels,
+            owner: wire.Name) -> tuple[wire.Response, str]:
+    """The response to a question inside a served zone, and its nearest-answer tier."""
+    settings, apex, qtype = ctx.settings, ctx.apex, ctx.qtype
     # Nearest answers: the ECS network decides, else the packet source.
     site: settings_mod.Site | None = None
     scope = 0
@@ -222,11 +267,12 @@ def answer(zone: zone_mod.Zone, request: DNSRecord, client: settings_mod.IPAddre
             found = settings.site_of(client)
             site = found[0] if found else None
 
-    records: list[RR] = []
-    extra: list[RR] = []
+    records: list[wire.RR] = []
+    extra: list[wire.RR] = []
     tier = "all" if tailored else ""
     try:
-        if any(b"/" in label or b"." in label for label in name):
+        flat = b"".join(name)
+        if b"/" in flat or b"." in flat:
             raise lookup.NotFound  # cannot be a key
         if qtype in (lookup.T_A, lookup.T_AAAA):
             nearest = _nearest(ctx, name, owner, qtype, site) if site is not None else None
@@ -259,26 +305,23 @@ def answer(zone: zone_mod.Zone, request: DNSRecord, client: settings_mod.IPAddre
             if name != apex or qtype != lookup.T_ANY:
                 lookup.apex_or_services(ctx, name, qtype)
             if qtype == lookup.T_ANY:
-                records = [RR(owner, lookup.T_HINFO, ttl=settings.any_ttl, rdata=RD(b"\x07RFC8482\x00"))]
+                records = [(owner, lookup.T_HINFO, settings.any_ttl, (HINFO_RFC8482,))]
     except lookup.NotFound:
         # The apex and the configured NS names exist even with no keys for them.
         exists = name == apex or lookup.synthetic_ns_addresses(ctx, name, owner, qtype) is not None
-        reply = _reply(request, NOERROR if exists else NXDOMAIN, True, edns, settings,
+        reply = _reply(query, NOERROR if exists else NXDOMAIN, True, edns, settings,
                        scope if tailored else 0)
-        reply.add_auth(lookup.soa(ctx))
-        return reply
+        reply.authority.append(lookup.soa(ctx))
+        return reply, ""
     except lookup.Broken:
-        reply = _reply(request, SERVFAIL, True, edns, settings, scope if tailored else 0)
-        reply.add_auth(lookup.soa(ctx))
-        return reply
+        reply = _reply(query, SERVFAIL, True, edns, settings, scope if tailored else 0)
+        reply.authority.append(lookup.soa(ctx))
+        return reply, ""
 
-    reply = _reply(request, NOERROR, True, edns, settings, scope if tailored else 0)
+    reply = _reply(query, NOERROR, True, edns, settings, scope if tailored else 0)
     if not records:
-        reply.add_auth(lookup.soa(ctx))
-        return reply
-    # which tier a global name was answered from (zone, region or all), for metrics
-    reply.fedns_tier = tier  # type: ignore[attr-defined]
-    reply.rr.extend(records)
-    reply.ar[:0] = extra  # before the OPT record
-    reply.set_header_qa()
-    return reply
+        reply.authority.append(lookup.soa(ctx))
+        return reply, ""
+    reply.answer = records
+    reply.additional = extra
+    return reply, tier

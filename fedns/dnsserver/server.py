@@ -1,13 +1,15 @@
 """DNS transport: UDP and TCP on asyncio, EDNS0 sizes, truncation, a response cache.
 
-:class:`Server` turns packets into calls of the pure :func:`answer.answer` and back.
-Every response is a function of (the request bytes after the ID, the client's site,
-the transport, the zone version), so encoded responses are cached under that key
-and a repeated query costs a dict lookup and an ID patch; any zone change empties
-the cache.  UDP reads drain the socket on each readiness callback (no transport or
-protocol object per datagram).  Nothing a client sends can stop the server: a packet
-with no DNS header is dropped, one that does not parse gets FORMERR, and a failure
-while answering gets SERVFAIL.
+:class:`Server` turns packets into calls of the pure :func:`answer.respond` and back;
+:mod:`fedns.dnsserver.wire` reads the common query by hand and writes responses
+without dnslib objects.  Every response is a function of (the request bytes after
+the ID, the client's site, the transport, what it read from the zone), so encoded
+responses are cached under that key and a repeated query costs a dict lookup and an
+ID patch; a zone change drops only the responses it can alter
+(:mod:`fedns.dnsserver.cache`).  UDP reads drain the socket on each readiness
+callback (no transport or protocol object per datagram).  Nothing a client sends can
+stop the server: a packet with no DNS header is dropped, one that does not parse gets
+FORMERR, and a failure while answering gets SERVFAIL.
 
 Not for: keeping the zone current (:mod:`fedns.dnsserver.source`).
 """
@@ -22,17 +24,20 @@ import socket
 import struct
 from collections.abc import Callable
 
-from dnslib import DNSRecord
-
 from fedns.dnsserver import answer as answer_mod
-from fedns.dnsserver import lookup
+from fedns.dnsserver import cache as cache_mod
 from fedns.dnsserver import settings as settings_mod
+from fedns.dnsserver import wire
 from fedns.dnsserver import zone as zone_mod
 
 log = logging.getLogger(__name__)
 
 UDP, TCP = 0, 1
 CACHE_ENTRIES = 50_000
+# More zone changes than this between two queries: drop the whole cache rather than
+# find what each one affects (a few µs each, paid at once by the next query).
+CHANGES_BEFORE_CLEAR = 4096
+SOA = 6
 UDP_BATCH = 256  # datagrams handled per readiness callback before yielding
 DEFAULT_TCP_IDLE = 10.0
 MAX_TCP_CONNECTIONS = 512
@@ -45,20 +50,23 @@ def _error(data: bytes, rcode: int) -> bytes:
     return struct.pack("!HHHHHH", ident, flags, 0, 0, 0, 0)
 
 
-def _udp_limit(request: DNSRecord, settings: settings_mod.Settings) -> int:
-    for rr in request.ar:
-        if rr.rtype == lookup.T_OPT:
-            return min(max(512, rr.rclass), settings.max_udp_payload)
+def _udp_limit(query: wire.Query, settings: settings_mod.Settings) -> int:
+    if query.opts:
+        return min(max(512, query.opts[0][0]), settings.max_udp_payload)
     return 512
 
 
-def _truncated(reply: DNSRecord) -> bytes:
-    """The reply with TC set and only the question (and OPT) left (RFC 2181 §9)."""
-    reply.header.tc = 1
-    reply.rr = []
-    reply.auth = []
-    reply.ar = [rr for rr in reply.ar if rr.rtype == lookup.T_OPT]
-    return bytes(reply.pack())
+def _serial_offset(encoded: bytes, response: wire.Response) -> int:
+    """Where the SOA serial is in ``encoded`` (all of ``response``): the SOA is the
+    last record before the OPT, its serial the first of its five closing numbers;
+    cache.NO_SERIAL when the response is not laid out so."""
+    records = response.authority or response.answer
+    if not records or response.additional or records[-1][1] != SOA:
+        return cache_mod.NO_SERIAL
+    end = len(encoded) - len(response.opt or b"")
+    if encoded[end - 20:end] != records[-1][3][-1]:
+        return cache_mod.NO_SERIAL
+    return end - 20
 
 
 class Server:
@@ -78,15 +86,15 @@ class Server:
         self.cache_hits = 0
         # answers to global names by the tier they came from (zone, region, all)
         self.tiers: dict[str, int] = {"zone": 0, "region": 0, "all": 0}
-        self._tier_of: dict[object, str] = {}  # cache key -> tier, to count cached hits
-        self._computed_tier = ""
         self.dropped = 0
         self.truncated = 0
         # response minus its ID, per transport, keyed by the request minus its ID
         # (and the client's site when sites are configured)
-        self._caches: tuple[dict[object, bytes], dict[object, bytes]] = ({}, {})
-        self._cache_version = -1
+        self._cache = cache_mod.ResponseCache(CACHE_ENTRIES, slots=2)
+        self._cache_version = zone.version
+        self._cache_revision = zone.revision
         self._sites: dict[str, int] = {}
+        self._clients: dict[str, settings_mod.IPAddress | None] = {}
         self._udp: list[socket.socket] = []
         self._tcp: list[asyncio.AbstractServer] = []
         self._tcp_tasks: set[asyncio.Task[None]] = set()
@@ -107,13 +115,37 @@ class Server:
             self._sites[host] = index
         return index
 
+    def _client(self, host: str) -> settings_mod.IPAddress | None:
+        """The client's address, parsed once per address; only sites need it."""
+        if not self.settings.sites:
+            return None
+        try:
+            return self._clients[host]
+        except KeyError:
+            pass
+        address = None
+        with contextlib.suppress(ValueError):
+            address = ipaddress.ip_address(host) if host else None
+        if len(self._clients) > 100_000:
+            self._clients.clear()
+        self._clients[host] = address
+        return address
+
     def _fresh_cache(self, transport: int) -> dict[object, bytes]:
-        if self.zone.version != self._cache_version:
-            for cache in self._caches:
-                cache.clear()
-            self._tier_of.clear()
-            self._cache_version = self.zone.version
-        return self._caches[transport]
+        """The transport's cache entries, after dropping those the zone's changes
+        since the last call can alter."""
+        zone = self.zone
+        if zone.version != self._cache_version:
+            changed = zone.changed_since(self._cache_version, CHANGES_BEFORE_CLEAR)
+            if changed is None:
+                self._cache.clear()
+            else:
+                self._cache.changed(changed)
+            self._cache_version = zone.version
+        if zone.revision != self._cache_revision:
+            self._cache.new_revision()
+            self._cache_revision = zone.revision
+        return self._cache.entries[transport]
 
     def respond(self, data: bytes, host: str, transport: int) -> bytes | None:
         """The response bytes for one query packet from ``host``, or None to drop it."""
@@ -122,59 +154,64 @@ class Server:
             return None
         if self.ready is not None and not self.ready():
             return self._unavailable(data)
-        cache = self._fresh_cache(transport)
+        entries = self._fresh_cache(transport)
         key: object = (data[2:], self._site_index(host)) if self.settings.sites else data[2:]
-        tail = cache.get(key)
+        tail = entries.get(key)
+        serial = self.zone.revision & 0xFFFFFFFF
+        if tail is None:  # not there, or one holding the SOA serial
+            tail = self._cache.get(transport, key, serial)
         if tail is None:
-            self._computed_tier = ""
-            tail = self._compute(data, host, transport)
-            if len(cache) >= CACHE_ENTRIES:
-                cache.clear()
-                self._tier_of.clear()
-            cache[key] = tail
-            if self._computed_tier:
-                self._tier_of[key] = self._computed_tier
-                self.tiers[self._computed_tier] += 1
+            tail, reads, serial_at, tier = self._compute(data, host, transport)
+            self._cache.put(transport, key, tail, reads, serial_at, serial, tier)
+            if tier:
+                self.tiers[tier] += 1
         else:
             self.cache_hits += 1
-            self._count_tier(key)
+            self._count_tier(transport, key)
         self.rcodes[tail[1] & 0xF] += 1
         return data[:2] + tail
 
-    def _count_tier(self, key: object) -> None:
-        tier = self._tier_of.get(key)
-        if tier:
-            self.tiers[tier] += 1
+    def _count_tier(self, transport: int, key: object) -> None:
+        tiers = self._cache.tiers
+        if tiers:
+            tier = tiers.get((transport, key))
+            if tier:
+                self.tiers[tier] += 1
 
     def _unavailable(self, data: bytes) -> bytes:
         try:
-            reply = bytes(answer_mod.unavailable(DNSRecord.parse(data), self.settings).pack())
+            reply = wire.encode(answer_mod.unavailable(wire.parse(data), self.settings))
         except Exception:  # noqa: BLE001 - any parse failure is the client's
             reply = _error(data, answer_mod.FORMERR)
         self.rcodes[reply[3] & 0xF] += 1
         return reply
 
-    def _compute(self, data: bytes, host: str, transport: int) -> bytes:
+    def _compute(self, data: bytes, host: str, transport: int
+                 ) -> tuple[bytes, list[bytes] | None, int, str]:
+        """The response minus its ID, the zone key paths it read (None: unknown), the
+        offset of the SOA serial in it (cache.NO_SERIAL: none) and its nearest-answer
+        tier."""
         try:
-            request = DNSRecord.parse(data)
-        except Exception:  # noqa: BLE001 - any parse failure is the client's
-            return _error(data, answer_mod.FORMERR)[2:]
+            query = wire.parse(data)
+        except wire.BadPacket:
+            return _error(data, answer_mod.FORMERR)[2:], [], cache_mod.NO_SERIAL, ""
         try:
-            client = ipaddress.ip_address(host) if host else None
-        except ValueError:
-            client = None
-        try:
-            reply = answer_mod.answer(self.zone, request, client, self.settings)
-            self._computed_tier = getattr(reply, "fedns_tier", "")
-            wire = bytes(reply.pack())
-            limit = _udp_limit(request, self.settings) if transport == UDP else 65535
-            if len(wire) > limit:
+            result = answer_mod.respond(self.zone, query, self._client(host), self.settings)
+            response = result.response
+            encoded = wire.encode(response)
+            serial_at = _serial_offset(encoded, response) if result.serial else cache_mod.NO_SERIAL
+            limit = _udp_limit(query, self.settings) if transport == UDP else 65535
+            if len(encoded) > limit:
                 self.truncated += 1
-                wire = _truncated(reply)
+                encoded = wire.encode(response, truncated=True)
+                serial_at = cache_mod.NO_SERIAL
         except Exception:
             log.exception("answering %r failed", data[:64])
-            return _error(data, answer_mod.SERVFAIL)[2:]
-        return wire[2:]
+            return _error(data, answer_mod.SERVFAIL)[2:], None, cache_mod.NO_SERIAL, ""
+        if result.serial and serial_at == cache_mod.NO_SERIAL:
+            # holds the serial where it cannot be patched: drop on the next revision
+            return encoded[2:], None, serial_at, result.tier
+        return encoded[2:], result.reads, serial_at - 2 if result.serial else serial_at, result.tier
 
     # --- UDP -------------------------------------------------------------------
 
@@ -201,7 +238,7 @@ class Server:
                     key = (data[2:], site_index(address[0]))
                     tail = get(key)
                     if tail is not None:
-                        self._count_tier(key)
+                        self._count_tier(UDP, key)
                 if tail is not None:
                     hits += 1
                     rcodes[tail[1] & 0xF] += 1
@@ -310,7 +347,7 @@ class Server:
         out: dict[str, float] = {
             "fedns_dns_zone_records": len(self.zone),
             "fedns_dns_zone_revision": self.zone.revision,
-            "fedns_dns_cache_entries": sum(len(c) for c in self._caches),
+            "fedns_dns_cache_entries": len(self._cache),
             "fedns_dns_cache_hits_total": self.cache_hits,
             "fedns_dns_dropped_total": self.dropped,
             "fedns_dns_truncated_total": self.truncated,

@@ -4,7 +4,8 @@ Keys stay bytes, in etcd's byte order, so a prefix read is two bisections and a
 slice: O(log n + k).  Each value is parsed into a :class:`Record` when it arrives,
 with what CoreDNS recomputes per query (host type, default TTL and priority) done
 once.  A value CoreDNS could not decode is kept as a broken record: a query that
-touches it fails (SERVFAIL) as it would in CoreDNS.
+touches it fails (SERVFAIL) as it would in CoreDNS.  The zone remembers the keys of
+its last changes, so a cache can drop only what they affect (:meth:`Zone.changed_since`).
 
 Not for: talking to the Store (:mod:`fedns.dnsserver.source` feeds it) or answering
 queries (:mod:`fedns.dnsserver.answer`).
@@ -12,6 +13,7 @@ queries (:mod:`fedns.dnsserver.answer`).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +24,7 @@ from fedns.records import skydns
 
 # Host types, as CoreDNS's msg.Service.HostType() (values are DNS type codes).
 A, CNAME, TXT, AAAA, SRV = 1, 5, 16, 28, 33
+CHANGE_LOG = 65_536  # changed keys remembered for changed_since()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,6 +38,7 @@ class Record:
     ttl: int  # the service's TTL, or CoreDNS's default 300
     priority: int  # the service's priority, or CoreDNS's default 10
     error: str = ""
+    packed: bytes = b""  # the address in network order (A/AAAA rdata), else b""
 
     @property
     def depth(self) -> int:
@@ -62,11 +66,13 @@ def parse_record(key: bytes, value: bytes) -> Record:
         key=key, service=service, kind=kind, address=str(ip) if ip is not None else "",
         ttl=service.ttl or skydns.DEFAULT_TTL,
         priority=service.priority or skydns.DEFAULT_PRIORITY,
+        packed=ip.packed if ip is not None else b"",
     )
 
 
 class Zone:
-    """The records under ``prefix``; ``version`` changes with every applied change."""
+    """The records under ``prefix``; ``version`` counts the changes applied (one per
+    key put or deleted, one per relist)."""
 
     def __init__(self, prefix: str = skydns.DEFAULT_PREFIX) -> None:
         self.prefix = skydns.name_to_key(".", prefix).encode()  # b"/skydns"
@@ -75,6 +81,9 @@ class Zone:
         self._records: dict[bytes, Record] = {}
         self.revision = 0  # the Store revision this zone reflects
         self.version = 0
+        # the key of each change since version _logged_from, the last CHANGE_LOG of them
+        self._log: collections.deque[bytes] = collections.deque(maxlen=CHANGE_LOG)
+        self._logged_from = 0
 
     def __len__(self) -> int:
         return len(self._records)
@@ -85,13 +94,10 @@ class Zone:
 
     def under(self, prefix: bytes) -> list[Record]:
         """Every record whose key starts with ``prefix``, in key order."""
-        keys = self._keys
-        start = keys.bisect_left(prefix)
-        if start == len(keys) or not keys[start].startswith(prefix):
-            return []
-        end = keys.bisect_left(_prefix_end(prefix))
         records = self._records
-        return [records[k] for k in keys.islice(start, end)]
+        # irange walks the sorted sublists: no positional index to rebuild after writes
+        return [records[k] for k in self._keys.irange(prefix, _prefix_end(prefix),
+                                                      inclusive=(True, False))]
 
     def put(self, key: bytes, value: bytes) -> None:
         if not key.startswith(self._inside):
@@ -100,11 +106,27 @@ class Zone:
             self._keys.add(key)
         self._records[key] = parse_record(key, value)
         self.version += 1
+        self._log.append(key)
 
     def delete(self, key: bytes) -> None:
         if self._records.pop(key, None) is not None:
             self._keys.remove(key)
             self.version += 1
+            self._log.append(key)
+
+    def changed_since(self, version: int, limit: int = CHANGE_LOG) -> list[bytes] | None:
+        """The keys put or deleted after ``version``, oldest first; None when the zone
+        cannot tell (a relist since, or more changes than it remembers) or there are
+        more than ``limit``."""
+        count = self.version - version
+        if count == 0:
+            return []
+        if version < self._logged_from or not 0 < count <= min(limit, len(self._log)):
+            return None
+        log = self._log
+        if count > 64:  # indexing a deque far from its ends is slow
+            return list(log)[-count:]
+        return [log[i] for i in range(len(log) - count, len(log))]
 
     def replace(self, items: Iterable[tuple[bytes, bytes]], revision: int) -> None:
         """Make the zone hold exactly ``items`` (a relist at ``revision``)."""
@@ -113,6 +135,8 @@ class Zone:
         self._keys = SortedList(records)
         self.revision = revision
         self.version += 1
+        self._log.clear()
+        self._logged_from = self.version
 
     def apply(self, events: Iterable[Any]) -> None:
         """Apply Store watch events (``.type.name`` PUT or DELETE, ``.kv``)."""

@@ -88,3 +88,34 @@ def test_under_matches_brute_force(all_keys, suffix):
     prefix = b"/skydns/" + suffix
     assert [r.key for r in z.under(prefix)] == sorted(k for k in set(all_keys)
                                                        if k.startswith(prefix))
+
+
+def test_changed_since_lists_the_keys_put_or_deleted():
+    z = zone.Zone()
+    start = z.version
+    z.put(b"/skydns/a", b"{}")
+    z.put(b"/other/b", b"{}")  # outside the prefix: not a change
+    middle = z.version
+    z.put(b"/skydns/a", b'{"host":"192.0.2.1"}')
+    z.delete(b"/skydns/a")
+    z.delete(b"/skydns/never")  # nothing there: not a change
+    assert z.changed_since(start) == [b"/skydns/a", b"/skydns/a", b"/skydns/a"]
+    assert z.changed_since(middle) == [b"/skydns/a", b"/skydns/a"]
+    assert z.changed_since(z.version) == []
+
+
+def test_changed_since_cannot_tell_across_a_relist_or_past_its_memory():
+    z = zone.Zone()
+    z.put(b"/skydns/a", b"{}")
+    before = z.version
+    z.replace([(b"/skydns/b", b"{}")], revision=3)
+    assert z.changed_since(before) is None
+    after = z.version
+    z.put(b"/skydns/c", b"{}")
+    assert z.changed_since(after) == [b"/skydns/c"]
+    keys = [b"/skydns/k%d" % i for i in range(zone.CHANGE_LOG + 1)]
+    for key in keys:
+        z.put(key, b"{}")
+    assert z.changed_since(after) is None
+    assert z.changed_since(z.version - 100) == keys[-100:]
+    assert z.changed_since(z.version - 100, limit=99) is None
