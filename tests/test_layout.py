@@ -15,6 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PURE = ["ipam", "placement", "propagate", "corefile", "fedns.records.skydns",
         "fedns.records.desired", "fedns.records.plan", "fedns.dnsserver.answer",
         "fedns.dnsserver.lookup", "fedns.dnsserver.zone", "fedns.dnsserver.settings",
+        "fedns.dnsserver.wire", "fedns.dnsserver.cache",
         "fedns.controller.state", "fedns.members.topology"]
 FORBIDDEN = ["kubernetes", "aiohttp", "aetcd", "asyncio", "grpc"]
 
