@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -48,11 +49,9 @@ class Record:
 
 def parse_record(key: bytes, value: bytes) -> Record:
     """The record for one key/value; a value that does not decode is a broken record."""
-    try:
-        service = skydns.Service.from_json(value)
-    except skydns.BadValue as err:
-        return Record(key, skydns.Service(), 0, "", 0, 0, error=str(err))
-    ip = service.host_address()
+    service, ip, error = _parse_value(value)
+    if error:
+        return Record(key, service, 0, "", 0, 0, error=error)
     leaf = key.rstrip(b"/").rsplit(b"/", 1)[-1]
     if leaf.startswith(b"_"):
         kind = SRV
@@ -68,6 +67,18 @@ def parse_record(key: bytes, value: bytes) -> Record:
         priority=service.priority or skydns.DEFAULT_PRIORITY,
         packed=ip.packed if ip is not None else b"",
     )
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _parse_value(value: bytes) -> tuple[skydns.Service, Any, str]:
+    """(service, its host as an IP or None, error) of one value.  Memoized: a
+    service's leaves at every tier share their values (a host and a TTL), so most
+    values arrive several times."""
+    try:
+        service = skydns.Service.from_json(value)
+    except skydns.BadValue as err:
+        return skydns.Service(), None, str(err)
+    return service, service.host_address(), ""
 
 
 class Zone:
