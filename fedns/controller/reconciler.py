@@ -69,6 +69,11 @@ class Reconciler:
         # (member, namespace, name) -> the addresses a managed member's Service is to
         # show, as last reconciled: its own status write's event needs no reconcile
         self._showing: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        # (member, namespace, name) -> (Service object, namespace labels, its request):
+        # informers replace an object on every change, so the same object with the
+        # same labels is the same request (reconciles ask again for unchanged copies)
+        self._requests: dict[tuple[str, str, str],
+                             tuple[dict[str, Any], dict[str, str], request.Request]] = {}
         self._topology: dict[str, topology_mod.Topology] = {}
         # each service's records as last read or written (see records.apply.Known)
         self.records = records_apply.Known()
@@ -197,6 +202,7 @@ class Reconciler:
         if not serve or svc is None:
             self._reported.pop((m.name, namespace, name), None)
             self._showing.pop((m.name, namespace, name), None)
+            self._requests.pop((m.name, namespace, name), None)
             return None, None
         write = None
         if m.spec.ipam == "managed":
@@ -217,9 +223,20 @@ class Reconciler:
         return desired.MemberState(member=m.name, addresses=tuple(ips), healthy=healthy,
                                    ports=state.named_ports(svc)), write
 
+    def _request(self, m: member_mod.Member, svc: dict[str, Any]) -> request.Request:
+        namespace = namespace_of(svc)
+        marker = (m.name, namespace, str((svc.get("metadata") or {}).get("name", "")))
+        labels = m.namespace_labels(namespace)
+        known = self._requests.get(marker)
+        if known is not None and known[0] is svc and known[1] == labels:
+            return known[2]
+        req = request.from_service(m.name, svc, labels)
+        self._requests[marker] = (svc, labels, req)
+        return req
+
     async def _allocate(self, m: member_mod.Member, svc: dict[str, Any]) -> list[str]:
         try:
-            req = request.from_service(m.name, svc, m.namespace_labels(namespace_of(svc)))
+            req = self._request(m, svc)
         except errors.FednsError as err:  # a bad loadBalancerIP or annotation
             self._event(m, svc, "AllocationFailed", f"invalid request: {err}", "Warning")
             return []

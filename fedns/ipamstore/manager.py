@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Hashable, Iterable, Mapping
@@ -209,7 +210,8 @@ class IPAM:
         self._check_started()
         site = self.state.site_of(req.member)
         kept = self._kept.get(req.owner)
-        if kept is not None and kept[0] == req and kept[1] == self._read_by(req, kept[2]):
+        if kept is not None and (kept[0] is req or kept[0] == req) and \
+                kept[1] == self._read_by(req, kept[2]):
             self._count(site, kept[2])
             return kept[2]
         began = time.perf_counter()
@@ -262,12 +264,10 @@ class IPAM:
     def _read_by(self, req: request.Request, decision: allocator.Decision) -> tuple[int, ...]:
         """What a decision to keep read, as revisions: the pools, the owner's records
         and its addresses' records (holders, sharers).  Unchanged: same decision."""
-        st = self.state
-        oid = keys.owner_id(req.uid, req.namespace, req.service)
-        return (st.pools_generation,
-                *(st.revision_of(keys.owner_key(req.member, oid, f)) for f in address.FAMILIES),
-                *(st.revision_of(keys.addr_key(a.pool, a.address))
-                  for a in decision.assignments))
+        revision_of = self.state.revision_of
+        return (self.state.pools_generation,
+                *(revision_of(k) for k in _read_keys(req.member, req.uid, req.namespace,
+                                                     req.service, decision)))
 
     def _plan(self, req: request.Request, decision: allocator.Decision) -> Plan:
         st, plan = self.state, Plan()
@@ -461,3 +461,12 @@ class IPAM:
 def _family(family: int) -> str:
     return address.FAMILY_NAMES[family]
 
+
+@functools.lru_cache(maxsize=1 << 14)
+def _read_keys(member: str, uid: str, namespace: str, service: str,
+               decision: allocator.Decision) -> tuple[bytes, ...]:
+    """The keys a decision to keep reads: the owner's records (every family) and its
+    addresses' records."""
+    oid = keys.owner_id(uid, namespace, service)
+    return (*(keys.owner_key(member, oid, f) for f in address.FAMILIES),
+            *(keys.addr_key(a.pool, a.address) for a in decision.assignments))
