@@ -160,7 +160,7 @@ async def follow_records(url: str, out: asyncio.Queue[tuple[str, float]]) -> Non
     base = skydns.name_to_key(f"default.{FEDERATION}.svc.{DOMAIN}").encode() + b"/"
     st = await store_mod.open_store(url)
     try:
-        async for events in st.watch(base, await st.revision() + 1):
+        async for events in st.watch(base, await st.revision() + 1, prev=False):
             now = time.monotonic()
             for event in events:
                 parts = event.kv.key[len(base):].decode().split("/")
