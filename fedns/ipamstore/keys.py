@@ -164,7 +164,7 @@ def addr_to_json(holders: Sequence[ledger.Allocation]) -> bytes:
 def addr_from_json(pool_name: str, addr: address.Address,
                    data: bytes) -> tuple[ledger.Allocation, ...]:
     """The holders of the address record at ``addrs/<pool_name>/<addr>``."""
-    record = json.loads(data)
+    record = json.loads(data.decode())  # UTF-8 as written; no encoding detection
     return tuple(
         ledger.Allocation(h["member"], h["namespace"], h["service"], h.get("uid", ""),
                           pool_name, addr, h.get("sharingKey", ""),
@@ -189,7 +189,7 @@ def owner_to_json(a: ledger.Allocation) -> bytes:
 
 
 def owner_from_json(data: bytes) -> OwnerRecord:
-    record = json.loads(data)
+    record = json.loads(data.decode())
     family, value = address.parse_address(record["address"])
     return OwnerRecord(record["pool"], address.to_address(family, value),
                        record["namespace"], record["service"], record.get("uid", ""))

@@ -149,13 +149,13 @@ class Informer:
                                               read_timeout=self.watch_timeout + 30) as resp:
                 async for chunk in resp.content.iter_any():
                     for line in lines.feed(chunk):
-                        self._apply(json.loads(line))
+                        self._apply(json.loads(line.decode()))  # API servers send UTF-8
         except transport_mod.StatusError as err:
             if err.status == 410:
                 raise Gone() from err
             raise
         for line in lines.end():
-            self._apply(json.loads(line))
+            self._apply(json.loads(line.decode()))
 
     def _apply(self, event: dict[str, Any]) -> None:
         kind, obj = event.get("type"), event.get("object") or {}
