@@ -69,6 +69,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def reconciles(api_port: int) -> float:
+    """fedns's reconciles so far, from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics", timeout=5) as r:
+        return sum(float(line.split()[-1]) for line in r.read().decode().splitlines()
+                   if line.startswith("fedns_reconcile_total"))
+
+
 def query(qid: int, name: str) -> bytes:
     """An A query for ``name`` (RD set), built by hand: the poller asks thousands of
     these and is itself on the measured machine, so it spends as little as it can."""
@@ -287,6 +294,7 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
               f"{time.monotonic() - began:.2f} s", flush=True)
         up = await polling
         fedns_cpu = cpu_seconds(replica.pid) - cpu_before
+        created_reconciles = reconciles(api_port)
         report("creation -> records in etcd", list(stored_up.values()))
         report("creation -> member name answers", list(up.values()))
         print(f"fedns CPU from the first creation until every name answered: "
@@ -313,11 +321,10 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
                   f"{pct(list(up.values()), .99) / pct(peer, .99):.1f}x; "
                   f"p99 {'meets' if pct(list(up.values()), .99) < 1 else 'misses'} "
                   f"the 1 s target", flush=True)
-        with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics", timeout=5) as r:
-            reconciles = sum(float(line.split()[-1]) for line in r.read().decode().splitlines()
-                             if line.startswith("fedns_reconcile_total"))
-        print(f"(mean {statistics.mean(up.values()) * 1000:.1f} ms; {reconciles:.0f} reconciles "
-              f"for {services} services; fedns log: {log.name})")
+        print(f"(mean {statistics.mean(up.values()) * 1000:.1f} ms; reconciles: "
+              f"{created_reconciles:.0f} until every name answered, "
+              f"{reconciles(api_port):.0f} in all, for {len(order)} copies of {services} "
+              f"services; fedns log: {log.name})")
     finally:
         if replica is not None:
             procs.stop_process(replica)
