@@ -69,11 +69,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def reconciles(api_port: int) -> float:
-    """fedns's reconciles so far, from its /metrics."""
+def counter(api_port: int, name: str) -> float:
+    """The sum of fedns's counter ``name`` (every label set) so far, from /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics", timeout=5) as r:
         return sum(float(line.split()[-1]) for line in r.read().decode().splitlines()
-                   if line.startswith("fedns_reconcile_total"))
+                   if line.startswith(name + "{") or line.startswith(name + " "))
 
 
 def query(qid: int, name: str) -> bytes:
@@ -294,7 +294,8 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
               f"{time.monotonic() - began:.2f} s", flush=True)
         up = await polling
         fedns_cpu = cpu_seconds(replica.pid) - cpu_before
-        created_reconciles = reconciles(api_port)
+        created_reconciles = counter(api_port, "fedns_reconcile_total")
+        created_queries = counter(api_port, "fedns_dns_requests_total")
         report("creation -> records in etcd", list(stored_up.values()))
         report("creation -> member name answers", list(up.values()))
         print(f"fedns CPU from the first creation until every name answered: "
@@ -323,8 +324,9 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
                   f"the 1 s target", flush=True)
         print(f"(mean {statistics.mean(up.values()) * 1000:.1f} ms; reconciles: "
               f"{created_reconciles:.0f} until every name answered, "
-              f"{reconciles(api_port):.0f} in all, for {len(order)} copies of {services} "
-              f"services; fedns log: {log.name})")
+              f"{counter(api_port, 'fedns_reconcile_total'):.0f} in all, for {len(order)} "
+              f"copies of {services} services; DNS queries until every name answered: "
+              f"{created_queries:.0f}; fedns log: {log.name})")
     finally:
         if replica is not None:
             procs.stop_process(replica)
