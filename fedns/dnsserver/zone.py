@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -134,10 +135,10 @@ class Zone:
             return []
         if version < self._logged_from or not 0 < count <= min(limit, len(self._log)):
             return None
-        log = self._log
-        if count > 64:  # indexing a deque far from its ends is slow
-            return list(log)[-count:]
-        return [log[i] for i in range(len(log) - count, len(log))]
+        # walked from the newest end: the cost is the changes asked for, not the log
+        newest = list(itertools.islice(reversed(self._log), count))
+        newest.reverse()
+        return newest
 
     def replace(self, items: Iterable[tuple[bytes, bytes]], revision: int) -> None:
         """Make the zone hold exactly ``items`` (a relist at ``revision``)."""
