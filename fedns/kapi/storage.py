@@ -20,6 +20,7 @@ is equal to the Store's.
 from __future__ import annotations
 
 import base64
+import collections
 import copy
 import dataclasses
 import functools
@@ -102,10 +103,15 @@ class Storage:
         self.registry = reg
         self.prefix = prefix.rstrip("/")
         self.settings = settings or Settings()
-        self._values: dict[bytes, tuple[bytes, int]] = {}  # key -> (value, meta_end)
-        self._results: dict[int, tuple[Obj, bytes, int, int]] = {}  # id -> (obj, value,
-        #                                                              meta_end, revision)
-        self._terminating: dict[str, tuple[bytes, bool]] = {}  # namespace -> (value, is)
+        # key -> (value, meta_end)
+        self._values: collections.OrderedDict[bytes, tuple[bytes, int]] = \
+            collections.OrderedDict()
+        # id -> (obj, value, meta_end, revision)
+        self._results: collections.OrderedDict[int, tuple[Obj, bytes, int, int]] = \
+            collections.OrderedDict()
+        # namespace -> (value, whether it is Terminating)
+        self._terminating: collections.OrderedDict[str, tuple[bytes, bool]] = \
+            collections.OrderedDict()
 
     # -- keys --------------------------------------------------------------
 
@@ -747,12 +753,15 @@ class Storage:
                           self._served(event.kv, revision))
 
 
-def _remember(memory: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
-    """Set ``memory[key]`` as its newest entry, forgetting the oldest past ``limit``."""
-    memory.pop(key, None)
+def _remember(memory: collections.OrderedDict[Any, Any], key: Any, value: Any,
+              limit: int) -> None:
+    """Set ``memory[key]`` as its newest entry, forgetting the oldest past ``limit``
+    (an OrderedDict: a plain dict's oldest entry costs a scan past every one deleted
+    before it)."""
     memory[key] = value
+    memory.move_to_end(key)
     if len(memory) > limit:
-        del memory[next(iter(memory))]
+        memory.popitem(last=False)
 
 
 def _apply_conflict(kind: Kind, name: str,
