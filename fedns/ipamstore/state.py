@@ -14,6 +14,7 @@ No I/O here, and no decisions beyond calling ``ipam.allocator``.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import time
@@ -71,7 +72,9 @@ class State:
         self._ledger_revision: dict[tuple[ledger.Owner, int], int] = {}
         self._site_pools: dict[str, list[pool.Pool]] | None = None
         self._revisions: dict[bytes, int] = {}  # present keys -> mod_revision
-        self._tombs: dict[bytes, int] = {}  # deleted keys -> revision of the delete
+        # deleted keys -> revision of the delete, oldest first (an OrderedDict: a plain
+        # dict's first entry costs a scan past every entry deleted before it)
+        self._tombs: collections.OrderedDict[bytes, int] = collections.OrderedDict()
         self.changes = 0  # bumped on every accepted change, for waiters
 
     # -- reading -----------------------------------------------------------------
@@ -151,7 +154,7 @@ class State:
             key = next(iter(tombs))
             if tombs[key] > revision:
                 break
-            del tombs[key]
+            tombs.popitem(last=False)
 
     def known(self, key: bytes) -> int:
         return max(self._revisions.get(key, 0), self._tombs.get(key, 0), self.floor)
