@@ -106,9 +106,8 @@ class Server:
         """A small integer for the client's site (0: none), cached per address."""
         index = self._sites.get(host)
         if index is None:
-            found = None
-            with contextlib.suppress(ValueError):
-                found = self.settings.site_of(ipaddress.ip_address(host))
+            address = self._client(host)
+            found = self.settings.site_of(address) if address is not None else None
             index = 0 if found is None else 1 + self.settings.sites.index(found[0])
             if len(self._sites) > 100_000:
                 self._sites.clear()
