@@ -206,7 +206,7 @@ class Reconciler:
             return None, None
         write = None
         if m.spec.ipam == "managed":
-            ips = await self._allocate(m, svc)
+            ips = await self._allocate(m, svc, namespace, name)
             self._showing[(m.name, namespace, name)] = tuple(ips)
             if ips and state.ingress_ips(svc) != ips:
                 async def write(svc: dict[str, Any] = svc, ips: list[str] = ips) -> None:
@@ -223,9 +223,9 @@ class Reconciler:
         return desired.MemberState(member=m.name, addresses=tuple(ips), healthy=healthy,
                                    ports=state.named_ports(svc)), write
 
-    def _request(self, m: member_mod.Member, svc: dict[str, Any]) -> request.Request:
-        namespace = namespace_of(svc)
-        marker = (m.name, namespace, str((svc.get("metadata") or {}).get("name", "")))
+    def _request(self, m: member_mod.Member, svc: dict[str, Any], namespace: str,
+                 name: str) -> request.Request:
+        marker = (m.name, namespace, name)
         labels = m.namespace_labels(namespace)
         known = self._requests.get(marker)
         if known is not None and known[0] is svc and known[1] == labels:
@@ -234,9 +234,10 @@ class Reconciler:
         self._requests[marker] = (svc, labels, req)
         return req
 
-    async def _allocate(self, m: member_mod.Member, svc: dict[str, Any]) -> list[str]:
+    async def _allocate(self, m: member_mod.Member, svc: dict[str, Any], namespace: str,
+                        name: str) -> list[str]:
         try:
-            req = self._request(m, svc)
+            req = self._request(m, svc, namespace, name)
         except errors.FednsError as err:  # a bad loadBalancerIP or annotation
             self._event(m, svc, "AllocationFailed", f"invalid request: {err}", "Warning")
             return []
