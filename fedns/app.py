@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import socket
-from typing import Any
+from typing import Any, Self
 
 from prometheus_client import CollectorRegistry
 
@@ -119,7 +119,7 @@ class Appliance:
         slices = state.SliceIndex()
         rec = reconciler.Reconciler(self.store, s.federation, s.domain, s.dns.ttl,
                                     self.members, self.ipam, slices)
-        self.manager = manager.Manager(
+        self.manager = mgr = manager.Manager(
             rec, self.members, self.metrics, workers=self.workers, resync=self.resync,
             extra_keys=lambda: {(a.namespace, a.service) for a in self.ipam.allocations()})
         for spec in s.members:
@@ -156,7 +156,7 @@ class Appliance:
                                             wait_idle=self.manager.wait_idle)
 
         async def lead() -> None:
-            await asyncio.gather(self.manager.lead(), publisher.run())
+            await asyncio.gather(mgr.lead(), publisher.run())
 
         self.elector = leader.Elector(self.store, self.identity, lead, ttl=self.lease_ttl)
         self._tasks.append(asyncio.create_task(self.elector.run(), name="elector"))
@@ -168,7 +168,7 @@ class Appliance:
         self._tasks = []
         await self._stack.aclose()
 
-    async def __aenter__(self) -> Appliance:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -30,7 +30,7 @@ from fedns.sim import cluster
 
 FEDERATION, DOMAIN, NAMESPACE = "demo", "fedns.example", "default"
 MEMBERS = "umich:us-east:us-east-1,uva:us-east:us-east-2,ucsd:us-west:us-west-1"
-POOLS = [
+POOLS: list[dict[str, Any]] = [
     {"name": "umich-v4", "site": "umich", "addresses": ["192.0.2.0/26"],
      "avoidBuggyIPs": True},
     {"name": "uva-v4", "site": "uva", "addresses": ["192.0.2.64-192.0.2.127"]},
@@ -97,10 +97,13 @@ def _slice(name: str, ready: bool) -> dict[str, Any]:
 
 
 def create_service(kubeconfig: str, member: str, name: str, ready: bool) -> None:
+    # the client takes plain manifests as bodies as well as its model objects
+    service: Any = _service(name)
+    endpoints: Any = _slice(name, ready)
     with _client(kubeconfig, member) as api:
-        kubernetes.client.CoreV1Api(api).create_namespaced_service(NAMESPACE, _service(name))
+        kubernetes.client.CoreV1Api(api).create_namespaced_service(NAMESPACE, service)
         kubernetes.client.DiscoveryV1Api(api).create_namespaced_endpoint_slice(
-            NAMESPACE, _slice(name, ready))
+            NAMESPACE, endpoints)
 
 
 def delete_service(kubeconfig: str, member: str, name: str) -> None:
@@ -112,7 +115,8 @@ def delete_service(kubeconfig: str, member: str, name: str) -> None:
 
 def ingress(kubeconfig: str, member: str, name: str) -> list[str]:
     with _client(kubeconfig, member) as api:
-        svc = kubernetes.client.CoreV1Api(api).read_namespaced_service(
+        # the raw urllib3 response, read as plain JSON like every other object here
+        svc: Any = kubernetes.client.CoreV1Api(api).read_namespaced_service(
             name, NAMESPACE, _preload_content=False)
         return state.ingress_ips(json.loads(svc.data))
 

@@ -73,7 +73,7 @@ def counter(api_port: int, name: str) -> float:
     """The sum of fedns's counter ``name`` (every label set) so far, from /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics", timeout=5) as r:
         return sum(float(line.split()[-1]) for line in r.read().decode().splitlines()
-                   if line.startswith(name + "{") or line.startswith(name + " "))
+                   if line.startswith((name + "{", name + " ")))
 
 
 def query(qid: int, name: str) -> bytes:

@@ -40,12 +40,12 @@ from collections.abc import Iterator
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
-from dnslib import DNSRecord
-
 import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
+from dnslib import DNSRecord
+
 from fedns.dnsserver import answer, settings, zone
 from fedns.records import desired
 
@@ -194,6 +194,13 @@ zone:
 # --- measuring ----------------------------------------------------------------------
 
 
+def _figure(pattern: str, out: str) -> float:
+    found = re.search(pattern, out)
+    if found is None:
+        raise SystemExit(f"dnsperf printed no {pattern!r}:\n{out}")
+    return float(found.group(1))
+
+
 def dnsperf(port: int, queries: pathlib.Path, seconds: float, cpu: int | None,
             verbose: bool, clients: int, outstanding: int) -> tuple[dict[str, float], list[float]]:
     argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries), "-e",
@@ -203,10 +210,10 @@ def dnsperf(port: int, queries: pathlib.Path, seconds: float, cpu: int | None,
     proc = subprocess.run(pinned(argv, cpu), capture_output=True, text=True, check=True)
     out = proc.stdout
     stats = {
-        "qps": float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1)),
-        "mean": float(re.search(r"Average Latency \(s\):\s+([\d.]+)", out).group(1)),
-        "lost": float(re.search(r"Queries lost:\s+(\d+)", out).group(1)),
-        "response_bytes": float(re.search(r"response (\d+)", out).group(1)),
+        "qps": _figure(r"Queries per second:\s+([\d.]+)", out),
+        "mean": _figure(r"Average Latency \(s\):\s+([\d.]+)", out),
+        "lost": _figure(r"Queries lost:\s+(\d+)", out),
+        "response_bytes": _figure(r"response (\d+)", out),
     }
     latencies = [float(m) for m in re.findall(r"^> \S+ \S+ \S+ ([\d.]+)$", out, re.MULTILINE)]
     return stats, latencies

@@ -37,9 +37,9 @@ from collections.abc import Callable
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
+import dns.message
 from dnslib import DNSRecord
 
-import dns.message
 from bench.dns import __main__ as dns_bench
 from fedns.dnsserver import answer, server, settings, zone
 

@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fedns.store import base
 
@@ -30,7 +31,7 @@ class Elector:
         self,
         store: base.Store,
         identity: str,
-        lead: Callable[[], Awaitable[None]],
+        lead: Callable[[], Coroutine[Any, Any, None]],
         ttl: int = 10,
         key: bytes = LEADER_KEY,
         on_change: Callable[[bool], None] | None = None,

@@ -23,7 +23,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from typing import Self
 
 from fedns import errors
 
@@ -242,7 +243,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def watch(self, prefix: bytes, start_revision: int = 0, *,
-              prev: bool = True) -> AsyncIterator[list[Event]]:
+              prev: bool = True) -> AsyncGenerator[list[Event], None]:
         """Batches of events under ``prefix`` from ``start_revision`` (0: from now on),
         in revision order, until the iterator is closed.  Raises :class:`Compacted`
         when ``start_revision`` is older than the compaction point.  With
@@ -274,7 +275,7 @@ class Store(abc.ABC):
     async def close(self) -> None:
         """Release connections and background tasks."""
 
-    async def __aenter__(self) -> Store:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from fedns.store import base
 
@@ -224,7 +224,7 @@ class GroupCommit(base.Store):
         return await self.inner.delete(key, prefix)
 
     def watch(self, prefix: bytes, start_revision: int = 0, *,
-              prev: bool = True) -> AsyncIterator[list[base.Event]]:
+              prev: bool = True) -> AsyncGenerator[list[base.Event], None]:
         return self.inner.watch(prefix, start_revision, prev=prev)
 
     async def revision(self) -> int:

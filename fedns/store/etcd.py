@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import grpc
@@ -205,7 +205,7 @@ class EtcdStore(base.Store):
 
     async def watch(
         self, prefix: bytes, start_revision: int = 0, *, prev: bool = True
-    ) -> AsyncIterator[list[base.Event]]:
+    ) -> AsyncGenerator[list[base.Event], None]:
         if self._watch_stub is None:
             raise base.StoreError(f"etcd store {self.url} is closed")
         create = rpc.WatchCreateRequest(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from sortedcontainers import SortedDict
 
@@ -222,12 +222,12 @@ class MemoryStore(base.Store):
     # -- watch ---------------------------------------------------------------
 
     def watch(self, prefix: bytes, start_revision: int = 0, *,
-              prev: bool = True) -> AsyncIterator[list[base.Event]]:
+              prev: bool = True) -> AsyncGenerator[list[base.Event], None]:
         # the previous values are at hand: they are given whatever ``prev`` says
         # "from now on" means from the revision after this call, not the first read
         return self._watch(prefix, start_revision or self._rev + 1)
 
-    async def _watch(self, prefix: bytes, start_revision: int) -> AsyncIterator[list[base.Event]]:
+    async def _watch(self, prefix: bytes, start_revision: int) -> AsyncGenerator[list[base.Event], None]:
         if start_revision < self._compact_rev:
             raise base.Compacted(compact_revision=self._compact_rev)
         watcher = _Watcher(prefix)
