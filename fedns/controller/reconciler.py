@@ -52,6 +52,21 @@ class Result:
     requeue_after: float = 0.0
 
 
+@dataclasses.dataclass(slots=True)
+class _Copy:
+    """What the reconciler remembers of one live copy, (member, namespace, name): it
+    is forgotten when the copy goes, so only live Services are remembered."""
+
+    # (uid, reason, message) of the last event sent: a reconcile repeats, an event not
+    reported: tuple[str, str, str] | None = None
+    # a managed member's addresses as last reconciled: the status write's own
+    # event needs no reconcile
+    showing: tuple[str, ...] | None = None
+    # (Service object, namespace labels, its IPAM request): informers replace an object
+    # on every change, so the same object with the same labels is the same request
+    asked: tuple[dict[str, Any], dict[str, str], request.Request] | None = None
+
+
 class Reconciler:
     """Reconciles federated services across ``members``."""
 
@@ -63,17 +78,7 @@ class Reconciler:
         self.members = members
         self.ipam = ipam
         self.slices = slices
-        # (member, namespace, name) -> (uid, reason, message) of the last event sent;
-        # dropped when the Service goes, so it holds live Services only
-        self._reported: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-        # (member, namespace, name) -> the addresses a managed member's Service is to
-        # show, as last reconciled: its own status write's event needs no reconcile
-        self._showing: dict[tuple[str, str, str], tuple[str, ...]] = {}
-        # (member, namespace, name) -> (Service object, namespace labels, its request):
-        # informers replace an object on every change, so the same object with the
-        # same labels is the same request (reconciles ask again for unchanged copies)
-        self._requests: dict[tuple[str, str, str],
-                             tuple[dict[str, Any], dict[str, str], request.Request]] = {}
+        self._copies: dict[tuple[str, str, str], _Copy] = {}
         self._topology: dict[str, topology_mod.Topology] = {}
         # each service's records as last read or written (see records.apply.Known)
         self.records = records_apply.Known()
@@ -138,8 +143,9 @@ class Reconciler:
         if m is None or m.spec.ipam != "managed" or not state.status_only(old, new):
             return False
         namespace, _, name = key.partition("/")
-        showing = self._showing.get((member, namespace, name))
-        return showing is not None and tuple(state.ingress_ips(new)) == showing
+        known = self._copies.get((member, namespace, name))
+        return known is not None and known.showing is not None and \
+            tuple(state.ingress_ips(new)) == known.showing
 
     # -- writing -------------------------------------------------------------
 
@@ -175,9 +181,10 @@ class Reconciler:
         meta = svc.get("metadata") or {}
         marker = (m.name, namespace_of(svc), str(meta.get("name", "")))
         said = (state.uid(svc), reason, message)
-        if self._reported.get(marker) == said:
+        known = self._copies.setdefault(marker, _Copy())
+        if known.reported == said:
             return  # said already; a reconcile repeats, an event should not
-        self._reported[marker] = said
+        known.reported = said
 
         async def send() -> None:
             try:
@@ -200,14 +207,12 @@ class Reconciler:
             await self.ipam.release(m.name, namespace, name,
                                     keep_uid=state.uid(svc) if serve and svc else None)
         if not serve or svc is None:
-            self._reported.pop((m.name, namespace, name), None)
-            self._showing.pop((m.name, namespace, name), None)
-            self._requests.pop((m.name, namespace, name), None)
+            self._copies.pop((m.name, namespace, name), None)
             return None, None
         write = None
         if m.spec.ipam == "managed":
             ips = await self._allocate(m, svc, namespace, name)
-            self._showing[(m.name, namespace, name)] = tuple(ips)
+            self._copies.setdefault((m.name, namespace, name), _Copy()).showing = tuple(ips)
             if ips and state.ingress_ips(svc) != ips:
                 async def write(svc: dict[str, Any] = svc, ips: list[str] = ips) -> None:
                     now = m.services.get(f"{namespace}/{name}")
@@ -225,13 +230,12 @@ class Reconciler:
 
     def _request(self, m: member_mod.Member, svc: dict[str, Any], namespace: str,
                  name: str) -> request.Request:
-        marker = (m.name, namespace, name)
+        known = self._copies.setdefault((m.name, namespace, name), _Copy())
         labels = m.namespace_labels(namespace)
-        known = self._requests.get(marker)
-        if known is not None and known[0] is svc and known[1] == labels:
-            return known[2]
+        if known.asked is not None and known.asked[0] is svc and known.asked[1] == labels:
+            return known.asked[2]
         req = request.from_service(m.name, svc, labels)
-        self._requests[marker] = (svc, labels, req)
+        known.asked = (svc, labels, req)
         return req
 
     async def _allocate(self, m: member_mod.Member, svc: dict[str, Any], namespace: str,

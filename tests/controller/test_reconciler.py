@@ -131,10 +131,10 @@ async def test_events_are_said_once_and_forgotten_with_the_service(world):
         await rec.reconcile(("default", "web"))
     await settle(rec)
     assert m.events == ["AllocationFailed"]
-    assert ("a", "default", "web") in rec._reported
+    assert rec._copies[("a", "default", "web")].reported is not None
     del m.services["default/web"]
     await rec.reconcile(("default", "web"))
-    assert rec._reported == {}, "nothing kept for a Service that is gone"
+    assert rec._copies == {}, "nothing kept for a Service that is gone"
 
 
 async def test_a_status_write_s_own_event_is_an_echo_and_nothing_else_is(world):
@@ -163,7 +163,7 @@ async def test_a_status_write_s_own_event_is_an_echo_and_nothing_else_is(world):
     m.spec = member_mod.MemberSpec(name="a", kubeconfig="")
     del m.services["default/web"]
     await rec.reconcile(("default", "web"))
-    assert rec._showing == {}, "nothing kept for a Service that is gone"
+    assert rec._copies == {}, "nothing kept for a Service that is gone"
     assert not rec.is_echo("a", "default/web", after, before)
 
 
