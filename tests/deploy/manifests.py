@@ -37,7 +37,12 @@ def _render(path: str) -> str:
 
 def render(path: str) -> list[Obj]:
     """The objects of ``kubectl kustomize deploy/PATH`` (fresh copies each call)."""
-    return [d for d in yaml.safe_load_all(_render(str(DEPLOY / path))) if d]
+    return render_directory(DEPLOY / path)
+
+
+def render_directory(directory: pathlib.Path) -> list[Obj]:
+    """The objects of ``kubectl kustomize DIRECTORY``: a test fixture or throwaway overlay."""
+    return [d for d in yaml.safe_load_all(_render(str(directory))) if d]
 
 
 def find(objects: list[Obj], kind: str, name: str | None = None) -> list[Obj]:
