@@ -15,7 +15,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PURE = ["ipam", "placement", "propagate", "corefile", "fedns.records.skydns",
         "fedns.records.desired", "fedns.records.plan", "fedns.dnsserver.answer",
         "fedns.dnsserver.lookup", "fedns.dnsserver.zone", "fedns.dnsserver.settings",
-        "fedns.dnsserver.wire", "fedns.dnsserver.cache",
+        "fedns.dnsserver.wire", "fedns.dnsserver.cache", "fedns.dnsserver.names",
+        "fedns.dnsserver.backend", "fedns.dnsserver.apex",
         "fedns.controller.state", "fedns.members.topology"]
 FORBIDDEN = ["kubernetes", "aiohttp", "aetcd", "asyncio", "grpc"]
 

@@ -2,7 +2,8 @@
 plugin would, plus nearest answers for federated service names.  Pure: no I/O.
 
 This module is the entry point (opcode, EDNS and ECS, zone choice, nearest tiers, the
-rcode and the sections); :mod:`fedns.dnsserver.lookup` finds and builds the records.
+rcode and the sections); :mod:`fedns.dnsserver.backend` finds a name's services,
+:mod:`fedns.dnsserver.lookup` and :mod:`fedns.dnsserver.apex` build the records.
 :func:`respond` answers a :class:`~fedns.dnsserver.wire.Query` with the response and
 what it read from the zone; :func:`answer` does the same for dnslib records.
 
@@ -44,7 +45,8 @@ import ipaddress
 
 from dnslib import DNSRecord
 
-from fedns.dnsserver import lookup, wire
+from fedns.dnsserver import apex as apex_mod
+from fedns.dnsserver import backend, lookup, names, wire
 from fedns.dnsserver import settings as settings_mod
 from fedns.dnsserver import zone as zone_mod
 from fedns.records import desired
@@ -61,12 +63,12 @@ class _FormErr(Exception):
 # --- nearest answers ---------------------------------------------------------------
 
 
-def _nearest(ctx: lookup.Context, name: lookup.Labels, owner: wire.Name, qtype: int,
+def _nearest(ctx: backend.Context, name: names.Labels, owner: wire.Name, qtype: int,
              site: settings_mod.Site) -> tuple[list[wire.RR], str] | None:
     """The site's zone tier, else its region tier, as addresses owned by the query
     name, with the tier's name (``zone``/``region``); None when neither has a healthy
     address of ``qtype``."""
-    ref = desired.parse_global_name(lookup.text(name), ctx.apex_name)
+    ref = desired.parse_global_name(names.text(name), ctx.apex_name)
     if ref is None:
         return None
     try:
@@ -77,8 +79,8 @@ def _nearest(ctx: lookup.Context, name: lookup.Labels, owner: wire.Name, qtype: 
     for tier, tier_name in zip(tiers, ("zone", "region")):
         labels = tuple(tier.encode().split(b"."))
         try:
-            records = lookup.services(ctx, labels, False, qtype)
-        except (lookup.NotFound, lookup.Broken):
+            records = backend.services(ctx, labels, False, qtype)
+        except (backend.NotFound, backend.Broken):
             continue
         out: list[wire.RR] = []
         seen: set[str] = set()
@@ -91,8 +93,8 @@ def _nearest(ctx: lookup.Context, name: lookup.Labels, owner: wire.Name, qtype: 
     return None
 
 
-def _is_global_name(ctx: lookup.Context, name: lookup.Labels) -> bool:
-    return desired.parse_global_name(lookup.text(name), ctx.apex_name) is not None
+def _is_global_name(ctx: backend.Context, name: names.Labels) -> bool:
+    return desired.parse_global_name(names.text(name), ctx.apex_name) is not None
 
 
 # --- EDNS -----------------------------------------------------------------------------
@@ -183,14 +185,14 @@ def unavailable(query: wire.Query, settings: settings_mod.Settings) -> wire.Resp
 
 
 @functools.lru_cache(maxsize=64)
-def _zone_labels(zones: tuple[str, ...]) -> tuple[lookup.Labels, ...]:
+def _zone_labels(zones: tuple[str, ...]) -> tuple[names.Labels, ...]:
     return tuple(tuple(zone[:-1].encode().split(b".")) if zone != "." else () for zone in zones)
 
 
-def _match_zone(settings: settings_mod.Settings, name: lookup.Labels) -> lookup.Labels | None:
-    best: lookup.Labels | None = None
+def _match_zone(settings: settings_mod.Settings, name: names.Labels) -> names.Labels | None:
+    best: names.Labels | None = None
     for labels in _zone_labels(settings.zones):
-        if lookup.is_under(name, labels) and (best is None or len(labels) > len(best)):
+        if names.is_under(name, labels) and (best is None or len(labels) > len(best)):
             best = labels
     return best
 
@@ -242,24 +244,24 @@ def respond(zone: zone_mod.Zone, query: wire.Query, client: settings_mod.IPAddre
         return Answer(_reply(query, BADVERS, False, edns, settings))
 
     owner, qtype, qclass = query.questions[0]
-    name: lookup.Labels = tuple(map(bytes.lower, owner))
+    name: names.Labels = tuple(map(bytes.lower, owner))
     apex = _match_zone(settings, name)
-    if qclass != 1 or apex is None or qtype in (lookup.T_AXFR, lookup.T_IXFR):
+    if qclass != 1 or apex is None or qtype in (wire.T_AXFR, wire.T_IXFR):
         return Answer(_reply(query, REFUSED, False, edns, settings))
-    ctx = lookup.Context(zone, settings, apex, qtype)
+    ctx = backend.Context(zone, settings, apex, qtype)
     response, tier = _lookup(ctx, query, edns, client, name, owner)
     return Answer(response, tier, ctx.reads, ctx.serial)
 
 
-def _lookup(ctx: lookup.Context, query: wire.Query, edns: _Edns,
-            client: settings_mod.IPAddress | None, name: lookup.Labels,
+def _lookup(ctx: backend.Context, query: wire.Query, edns: _Edns,
+            client: settings_mod.IPAddress | None, name: names.Labels,
             owner: wire.Name) -> tuple[wire.Response, str]:
     """The response to a question inside a served zone, and its nearest-answer tier."""
     settings, apex, qtype = ctx.settings, ctx.apex, ctx.qtype
     # Nearest answers: the ECS network decides, else the packet source.
     site: settings_mod.Site | None = None
     scope = 0
-    tailored = qtype in (lookup.T_A, lookup.T_AAAA) and bool(settings.sites) and _is_global_name(ctx, name)
+    tailored = qtype in (wire.T_A, wire.T_AAAA) and bool(settings.sites) and _is_global_name(ctx, name)
     if tailored:
         if edns.ecs is not None:
             site, scope = settings.site_of_network(edns.ecs[3])
@@ -273,54 +275,54 @@ def _lookup(ctx: lookup.Context, query: wire.Query, edns: _Edns,
     try:
         flat = b"".join(name)
         if b"/" in flat or b"." in flat:
-            raise lookup.NotFound  # cannot be a key
-        if qtype in (lookup.T_A, lookup.T_AAAA):
+            raise backend.NotFound  # cannot be a key
+        if qtype in (wire.T_A, wire.T_AAAA):
             nearest = _nearest(ctx, name, owner, qtype, site) if site is not None else None
             if nearest is not None:
                 records, tier = nearest
             else:
                 try:
                     records = lookup.addresses(ctx, name, owner, qtype, [])
-                except lookup.NotFound:
-                    synthetic = lookup.synthetic_ns_addresses(ctx, name, owner, qtype)
+                except backend.NotFound:
+                    synthetic = apex_mod.synthetic_ns_addresses(ctx, name, owner, qtype)
                     if synthetic is None:
                         raise
                     records = synthetic
-        elif qtype == lookup.T_TXT:
+        elif qtype == wire.T_TXT:
             records = lookup.texts(ctx, name, owner, qtype, [])
-        elif qtype == lookup.T_CNAME:
+        elif qtype == wire.T_CNAME:
             records = lookup.cname(ctx, name, owner)
-        elif qtype == lookup.T_PTR:
+        elif qtype == wire.T_PTR:
             records = lookup.ptr(ctx, name, owner)
-        elif qtype == lookup.T_MX:
+        elif qtype == wire.T_MX:
             records, extra = lookup.mx(ctx, name, owner)
-        elif qtype == lookup.T_SRV:
+        elif qtype == wire.T_SRV:
             records, extra = lookup.srv(ctx, name, owner)
-        elif qtype == lookup.T_SOA and name == apex:
-            records = [lookup.soa(ctx)]
-        elif qtype == lookup.T_NS and name == apex:
-            records, extra = lookup.ns(ctx, owner)
+        elif qtype == wire.T_SOA and name == apex:
+            records = [apex_mod.soa(ctx)]
+        elif qtype == wire.T_NS and name == apex:
+            records, extra = apex_mod.ns(ctx, owner)
         else:
             # CoreDNS: a fake A lookup tells NODATA from NXDOMAIN.
-            if name != apex or qtype != lookup.T_ANY:
-                lookup.apex_or_services(ctx, name, qtype)
-            if qtype == lookup.T_ANY:
-                records = [(owner, lookup.T_HINFO, settings.any_ttl, (HINFO_RFC8482,))]
-    except lookup.NotFound:
+            if name != apex or qtype != wire.T_ANY:
+                backend.apex_or_services(ctx, name, qtype)
+            if qtype == wire.T_ANY:
+                records = [(owner, wire.T_HINFO, settings.any_ttl, (HINFO_RFC8482,))]
+    except backend.NotFound:
         # The apex and the configured NS names exist even with no keys for them.
-        exists = name == apex or lookup.synthetic_ns_addresses(ctx, name, owner, qtype) is not None
+        exists = name == apex or apex_mod.synthetic_ns_addresses(ctx, name, owner, qtype) is not None
         reply = _reply(query, NOERROR if exists else NXDOMAIN, True, edns, settings,
                        scope if tailored else 0)
-        reply.authority.append(lookup.soa(ctx))
+        reply.authority.append(apex_mod.soa(ctx))
         return reply, ""
-    except lookup.Broken:
+    except backend.Broken:
         reply = _reply(query, SERVFAIL, True, edns, settings, scope if tailored else 0)
-        reply.authority.append(lookup.soa(ctx))
+        reply.authority.append(apex_mod.soa(ctx))
         return reply, ""
 
     reply = _reply(query, NOERROR, True, edns, settings, scope if tailored else 0)
     if not records:
-        reply.authority.append(lookup.soa(ctx))
+        reply.authority.append(apex_mod.soa(ctx))
         return reply, ""
     reply.answer = records
     reply.additional = extra

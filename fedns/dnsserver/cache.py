@@ -2,7 +2,7 @@
 
 An answer is a function of the request, the client's site, the transport, the settings
 and what it read from the zone: the key paths it looked up (a name's records are every
-key at or under its path, :func:`fedns.dnsserver.lookup.services`) and, when it holds
+key at or under its path, :func:`fedns.dnsserver.backend.services`) and, when it holds
 the SOA, the zone revision (the serial).  So each entry is kept with those paths, and a
 change to key ``K`` drops exactly the entries that read ``K`` or a parent of it (``K``
 cut at any ``/``): the name itself, the names that aggregate it, CNAMEs and glue that

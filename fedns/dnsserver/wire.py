@@ -4,9 +4,11 @@
 compression pointer and only ASCII labels, no answer or authority records, at most
 one additional record and that an OPT, nothing after it); any other packet is read
 by dnslib, whose errors become :class:`BadPacket`.  Both give the same
-:class:`Query`.  :func:`encode` writes a :class:`Response` byte for byte as dnslib's
+:class:`Query`.  A question name over 255 octets on the wire (RFC 1035 §2.3.4) is a
+:class:`BadPacket` too: dnslib reads one but no response could echo it.
+:func:`encode` writes a :class:`Response` byte for byte as dnslib's
 ``DNSRecord.pack`` would (names compressed against every earlier name suffix, SRV
-targets not compressed, names over 253 characters or labels over 63 refused), so
+targets not compressed, names over 255 octets or labels over 63 refused), so
 answers do not depend on which reader took the query.
 
 Records are plain tuples, built once per answer without dnslib objects:
@@ -28,8 +30,13 @@ RR = tuple[Name, int, int, tuple[Part, ...]]
 Question = tuple[Name, int, int]  # name, type, class
 Opt = tuple[int, int, list[tuple[int, bytes]]]  # UDP payload (class), TTL, options
 
-T_OPT = 41
-MAX_NAME = 253  # dnslib's limit on a name's text length
+# Resource record types (RFC 1035 and after) the server reads or answers.
+T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_HINFO, T_MX, T_TXT = 1, 2, 5, 6, 12, 13, 15, 16
+T_AAAA, T_SRV, T_OPT, T_IXFR, T_AXFR, T_ANY = 28, 33, 41, 251, 252, 255
+# Octets, length bytes and root label included (RFC 1035 §2.3.4).  dnslib's limit of
+# 253 on the labels joined by dots is the same: the dots stand for the length bytes
+# but the first label's and the root label.
+MAX_WIRE_NAME = 255
 MAX_LABEL = 63
 
 _HEADER = struct.Struct("!HHHHHH")
@@ -96,7 +103,11 @@ def parse(data: bytes) -> Query:
         record = DNSRecord.parse(data)
     except Exception as err:
         raise BadPacket(str(err)) from err
-    return from_dnslib(record)
+    query = from_dnslib(record)
+    for name, _, _ in query.questions:
+        if wire_length(name) > MAX_WIRE_NAME:
+            raise BadPacket(f"question name of {wire_length(name)} octets")
+    return query
 
 
 def parse_common(data: bytes) -> Query | None:
@@ -121,6 +132,8 @@ def parse_common(data: bytes) -> Query | None:
         labels.append(data[i:i + length])
         i += length
     if not data[12:i].isascii():  # dnslib refuses labels that are not UTF-8
+        return None
+    if i - 11 > MAX_WIRE_NAME:  # the name is data[12:i + 1]; parse() refuses it
         return None
     i += 1
     if i + 4 > end:
@@ -168,6 +181,12 @@ def opt_record(payload: int, ttl: int, options: list[tuple[int, bytes]]) -> byte
     return b"\x00" + _RR_HEAD.pack(T_OPT, payload, ttl, len(data)) + data
 
 
+def wire_length(name: Name) -> int:
+    """Octets of ``name`` on the wire, uncompressed: each label and its length
+    byte, and the root label."""
+    return sum(map(len, name)) + len(name) + 1
+
+
 def plain_name(name: Name) -> bytes:
     """``name`` uncompressed (SRV targets, as dnslib writes them)."""
     _check(name)
@@ -182,7 +201,7 @@ def _check(name: Name) -> None:
 
 
 def _check_length(name: Name) -> None:
-    if sum(map(len, name)) + len(name) - 1 > MAX_NAME:
+    if sum(map(len, name)) + len(name) + 1 > MAX_WIRE_NAME:  # wire_length(), inline
         raise BadName(f"name too long: {name!r}")
 
 

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import re
 import shutil
+import struct
 from collections.abc import AsyncIterator
 
 import dns.asyncquery
@@ -56,6 +57,19 @@ async def memory_store() -> AsyncIterator[object]:
         yield store
     finally:
         await store.close()
+
+
+def long_query(octets: int, first: bytes = b"a", additional: bytes = b"") -> bytes:
+    """An A query whose name is ``octets`` long on the wire: ``first``, then one-byte
+    labels (as a dig user writes a name near the limit), then example.com; an
+    ``additional`` record appended."""
+    tail = b"\x07example\x03com\x00"
+    rest = octets - len(tail) - 1 - len(first)
+    label = b"\x01b" if rest % 2 == 0 else b"\x02bb"
+    name = bytes((len(first),)) + first + label + b"\x01b" * ((rest - len(label)) // 2) + tail
+    assert len(name) == octets
+    header = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 1 if additional else 0)
+    return header + name + struct.pack("!HH", 1, 1) + additional
 
 
 @dataclasses.dataclass(frozen=True)

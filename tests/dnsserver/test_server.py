@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import struct
 import time
 
 import dns.message
 import dns.rcode
+import dns.rdatatype
+import pytest
 
 from fedns.dnsserver import server, settings, zone
+from tests.dnsserver import helpers
 from tests.support import aio
 
 CONFIG = settings.Settings(zones=("example.com",))
@@ -97,6 +101,40 @@ async def test_undecodable_query_gets_formerr_with_its_id():
     finally:
         sock.close()
         await srv.close()
+
+
+@pytest.mark.parametrize("octets, first, rcode", [
+    pytest.param(255, b"a", dns.rcode.NXDOMAIN, id="255-octets"),
+    pytest.param(255, "\u00e9".encode(), dns.rcode.NXDOMAIN, id="255-octets-dnslib-reads"),
+    pytest.param(256, b"a", dns.rcode.FORMERR, id="256-octets"),
+    pytest.param(256, "\u00e9".encode(), dns.rcode.FORMERR, id="256-octets-dnslib-reads"),
+])
+async def test_long_question_name_over_udp(octets, first, rcode, caplog):
+    # RFC 1035 §2.3.4 allows 255 octets: such a name is answered with its question
+    # echoed; one longer does not decode (FORMERR, no question, as nsd and CoreDNS).
+    # Either way nothing is logged as a failure.
+    caplog.set_level(logging.ERROR, logger="fedns.dnsserver")
+    srv, port = await started()
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        await loop.sock_sendall(sock, helpers.long_query(octets, first))
+        data = await asyncio.wait_for(loop.sock_recv(sock, 4096), 5)
+        reply = dns.message.from_wire(data)
+        assert (reply.id, reply.rcode()) == (0x1234, rcode)
+        if rcode == dns.rcode.FORMERR:
+            assert data[4:] == bytes(8)  # no question, no records
+        else:
+            assert len(reply.question[0].name.to_wire()) == octets
+            assert [rrset.rdtype for rrset in reply.authority] == [dns.rdatatype.SOA]
+        name = dns.rcode.to_text(rcode)
+        assert srv.metrics()[f'fedns_dns_responses_total{{rcode="{name}"}}'] == 1
+    finally:
+        sock.close()
+        await srv.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_cache_follows_zone_changes_and_metrics_count():

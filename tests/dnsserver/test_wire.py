@@ -32,7 +32,7 @@ from dnslib import (
 from dnslib.label import DNSLabelError
 
 from fedns.dnsserver import wire
-from tests.dnsserver import test_fuzz
+from tests.dnsserver import helpers, test_fuzz
 
 
 def dnslib_query(data: bytes) -> wire.Query:
@@ -108,6 +108,39 @@ def test_odd_packets_are_left_to_dnslib(data):
             wire.parse(data)
     else:
         assert wire.parse(data) == expected
+
+
+@pytest.mark.parametrize("octets", [254, 255])
+def test_question_name_of_up_to_255_octets_is_read_and_echoed(octets):
+    data = helpers.long_query(octets)
+    fast = wire.parse_common(data)
+    assert fast is not None and fast == dnslib_query(data)
+    question = fast.questions[0]
+    assert wire.wire_length(question[0]) == octets
+    # dnslib's check is on the text (len(b".".join(labels)) <= 253): the same limit
+    assert len(b".".join(question[0])) == octets - 2
+    expected = DNSRecord(DNSHeader(id=0x1234, bitmap=0x8503),
+                         questions=[DNSQuestion(_label(question[0]), 1, 1)])
+    assert wire.encode(wire.Response(0x1234, 0x8503, question)) == bytes(expected.pack())
+
+
+A_RECORD = b"\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00\x04\x01\x02\x03\x04"
+
+
+@pytest.mark.parametrize("data", [
+    pytest.param(helpers.long_query(256), id="256-octets"),
+    pytest.param(helpers.long_query(257, first=b"a" * 63), id="257-octets-long-label"),
+    pytest.param(helpers.long_query(256, first="\u00e9".encode()), id="256-octets-utf8-dnslib-reads"),
+    pytest.param(helpers.long_query(256, additional=A_RECORD), id="256-octets-additional-dnslib-reads"),
+])
+def test_question_name_over_255_octets_is_a_bad_packet(data):
+    # RFC 1035 §2.3.4: 255 octets at most.  dnslib reads such a name, but no response
+    # could echo it (dnslib and wire.encode both refuse to write it).
+    assert wire.parse_common(data) is None
+    name = DNSRecord.parse(data).q.qname
+    assert len(name) > 253
+    with pytest.raises(wire.BadPacket):
+        wire.parse(data)
 
 
 def test_mutated_packets_read_by_hand_agree_with_dnslib():
@@ -211,18 +244,19 @@ def test_responses_are_written_as_dnslib_packs_them(seed):
 
 @pytest.mark.parametrize("name", [
     pytest.param((b"x" * 64, b"com"), id="label-over-63"),
-    pytest.param(tuple([b"abcdefghi"] * 25) + (b"abcd",), id="name-over-253"),
+    pytest.param(tuple([b"abcdefghi"] * 25) + (b"abcd",), id="name-of-256-octets"),
 ])
 def test_names_dnslib_refuses_are_refused(name):
+    assert wire.wire_length(name) > 255 or max(map(len, name)) > 63
     with pytest.raises(DNSLabelError):
         DNSRecord(DNSHeader(id=1), rr=[RR(_label(name), 1, rdata=A("192.0.2.1"))]).pack()
     with pytest.raises(wire.BadName):
         wire.encode(wire.Response(1, 0x8000, None, [(name, 1, 0, (b"\xc0\x00\x02\x01",))]))
 
 
-def test_name_of_253_characters_is_written():
+def test_name_of_253_characters_255_octets_is_written():
     name = tuple([b"abcdefghi"] * 25) + (b"abc",)  # 25 * 10 + 3 = 253
-    assert len(b".".join(name)) == 253
+    assert len(b".".join(name)) == 253 and wire.wire_length(name) == 255
     record = RR(_label(name), 1, rdata=A("192.0.2.1"))
     expected = bytes(DNSRecord(DNSHeader(id=1, bitmap=0x8000), rr=[record]).pack())
     assert wire.encode(wire.Response(1, 0x8000, None, [(name, 1, 0, (b"\xc0\x00\x02\x01",))])) == expected
