@@ -165,6 +165,8 @@ class Reconciler:
                 await self.wait_idle(self.max_defer)
                 async with limit:
                     await write()
+            except member_mod.ObjectGone as err:
+                log.debug("%s (deleted meanwhile)", err)
             except errors.FednsError as err:
                 log.info("%s", err)
                 self.requeue(key, getattr(err, "delay", 1.0))

@@ -39,6 +39,11 @@ class MemberWriteError(errors.TemporaryError):
     """A write to the member failed; it will be retried."""
 
 
+class ObjectGone(MemberWriteError):
+    """The object written to was deleted meanwhile (HTTP 404): nothing to retry, its
+    deletion has its own watch event."""
+
+
 @dataclasses.dataclass(frozen=True)
 class MemberSpec:
     """A member as the config file names it (DESIGN.md: ``members[]``)."""
@@ -140,7 +145,8 @@ class Member:
                 "PATCH", f"/api/v1/namespaces/{namespace}/services/{name}/status",
                 body=body, content_type=transport.MERGE_PATCH)
         except transport.StatusError as err:
-            raise MemberWriteError(
+            kind = ObjectGone if err.status == 404 else MemberWriteError
+            raise kind(
                 f"member {self.name!r}: status of service {namespace}/{name}: "
                 f"HTTP {err.status} {err.reason}") from err
         except Exception as err:

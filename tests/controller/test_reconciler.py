@@ -122,6 +122,32 @@ async def test_a_write_for_a_service_gone_meanwhile_is_skipped(world):
     assert m.writes == [] and m.events == []
 
 
+async def test_a_write_the_member_answers_404_is_not_retried(world):
+    # deleted in the member before the informer saw it: the deletion's own event
+    # reconciles it; retrying the write could only fail again
+    rec, m, slices, _ = world
+    rec.wait_idle = lambda timeout: asyncio.sleep(0)
+    requeued = []
+    rec.requeue = lambda key, delay: requeued.append(key)
+
+    async def gone(namespace: str, name: str, ips: list[str]) -> None:
+        raise member_mod.ObjectGone(f"status of service {namespace}/{name}: HTTP 404")
+
+    m.set_ingress = gone  # type: ignore[method-assign]
+    add_service(m, slices, "web", "u1")
+    await rec.reconcile(("default", "web"))
+    await settle(rec)
+    assert requeued == [] and m.events == []
+    m.set_ingress = lambda *args: _fail()  # type: ignore[method-assign]
+    await rec.reconcile(("default", "web"))
+    await settle(rec)
+    assert requeued == [("default", "web")], "other failures are retried"
+
+
+async def _fail() -> None:
+    raise member_mod.MemberWriteError("HTTP 500")
+
+
 async def test_events_are_said_once_and_forgotten_with_the_service(world):
     rec, m, slices, _ = world
     add_service(m, slices, "web", "u1")

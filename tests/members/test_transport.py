@@ -116,7 +116,7 @@ async def test_set_ingress_writes_the_service_status(sim):
                                                             {"ip": "192.0.2.8"}]
         await aio.until(lambda: m.services["default/web"].get("status", {}).get(
             "loadBalancer", {}).get("ingress"), 5, "the informer sees the write")
-        with pytest.raises(member.MemberWriteError) as caught:
+        with pytest.raises(member.ObjectGone) as caught:  # a MemberWriteError
             await m.set_ingress("default", "nope", ["192.0.2.9"])
         assert str(caught.value) == \
             "member 'umich': status of service default/nope: HTTP 404 Not Found"
