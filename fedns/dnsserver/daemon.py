@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from fedns.dnsserver import server as server_mod
@@ -51,11 +52,13 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running(store: base.Store, settings: settings_mod.Settings,
-                  listen: str = DEFAULT_LISTEN, *, sync_timeout: float = 10.0
+                  listen: str = DEFAULT_LISTEN, *, sync_timeout: float = 10.0,
+                  sockets: tuple[socket.socket, socket.socket] | None = None
                   ) -> AsyncIterator[Running]:
-    """Serve ``settings.zones`` from ``store`` on ``listen`` for the ``with`` body.
-    Waits up to ``sync_timeout`` for the first listing of the Store; until it has
-    been applied, queries get SERVFAIL (an empty zone would deny every name)."""
+    """Serve ``settings.zones`` from ``store`` on ``listen`` for the ``with`` body, or
+    on ``sockets`` (UDP, listening TCP) bound already.  Waits up to ``sync_timeout``
+    for the first listing of the Store; until it has been applied, queries get
+    SERVFAIL (an empty zone would deny every name)."""
     host, port = parse_listen(listen)
     zone = zone_mod.Zone(settings.prefix)
     source = source_mod.ZoneSource(store, zone)
@@ -64,7 +67,11 @@ async def running(store: base.Store, settings: settings_mod.Settings,
     try:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(source.synced.wait(), sync_timeout)
-        address = await server.start(host, port)
+        if sockets is None:
+            address = await server.start(host, port)
+        else:
+            await server.serve(*sockets)
+            address = (host, sockets[0].getsockname()[1])
         yield Running(address, zone, server, source)
     finally:
         await server.close()

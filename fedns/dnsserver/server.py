@@ -41,6 +41,7 @@ SOA = 6
 UDP_BATCH = 256  # datagrams handled per readiness callback before yielding
 DEFAULT_TCP_IDLE = 10.0
 MAX_TCP_CONNECTIONS = 512
+TCP_BACKLOG = 512
 
 
 def _error(data: bytes, rcode: int) -> bytes:
@@ -299,32 +300,22 @@ class Server:
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on UDP and TCP ``host:port`` (port 0: a free port, the same for
         both); returns the bound address."""
+        udp, tcp = bind(host, port)
+        await self.serve(udp, tcp)
+        return host, udp.getsockname()[1]
+
+    async def serve(self, udp: socket.socket, tcp: socket.socket) -> None:
+        """Answer on sockets :func:`bind` made (here or in a parent process); the
+        server closes them in :meth:`close`.  Several processes may serve the same
+        sockets: each datagram and connection goes to one of them."""
         loop = asyncio.get_running_loop()
         self._loop = loop
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        for _ in range(20):
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            try:
-                sock.setblocking(False)
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-                sock.bind((host, port))
-                bound = sock.getsockname()[1]
-                tcp = await asyncio.start_server(self._serve_tcp, host, bound,
-                                                 reuse_address=True, backlog=512)
-            except OSError:
-                sock.close()
-                if port:
-                    raise
-                continue  # the free UDP port was taken on TCP: try another
-            break
-        else:
-            raise OSError(f"no free port on {host} for both UDP and TCP")
-        loop.add_reader(sock, self._on_udp_readable, sock)
-        self._udp.append(sock)
-        self._tcp.append(tcp)
-        return host, bound
+        udp.setblocking(False)
+        tcp.setblocking(False)
+        server = await asyncio.start_server(self._serve_tcp, sock=tcp, backlog=TCP_BACKLOG)
+        loop.add_reader(udp, self._on_udp_readable, udp)
+        self._udp.append(udp)
+        self._tcp.append(server)
 
     async def close(self) -> None:
         for sock in self._udp:
@@ -359,6 +350,32 @@ class Server:
             if value:
                 out[f'fedns_dns_responses_total{{rcode="{_RCODES.get(rcode, rcode)}"}}'] = value
         return out
+
+
+def bind(host: str, port: int) -> tuple[socket.socket, socket.socket]:
+    """A UDP socket and a listening TCP socket on ``host:port`` (port 0: a free port,
+    the same for both), not yet served."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(20):
+        udp = socket.socket(family, socket.SOCK_DGRAM)
+        tcp = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            with contextlib.suppress(OSError):
+                udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+                udp.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+            udp.bind((host, port))
+            bound = udp.getsockname()[1]
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind((host, bound))
+            tcp.listen(TCP_BACKLOG)
+        except OSError:
+            udp.close()
+            tcp.close()
+            if port:
+                raise
+            continue  # the free UDP port was taken on TCP: try another
+        return udp, tcp
+    raise OSError(f"no free port on {host} for both UDP and TCP")
 
 
 _RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from typing import Any
 
 from fedns import errors
 from fedns.records import skydns
@@ -123,3 +124,24 @@ class Settings:
         if found is None:
             return None, max(network.prefixlen, inner)
         return found[0], max(found[1], inner)
+
+
+def to_json(settings: Settings) -> dict[str, Any]:
+    """``settings`` as plain JSON data, for a DNS server in another process."""
+    doc: dict[str, Any] = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    doc["sites"] = [{"name": s.name, "region": s.region, "zone": s.zone,
+                     "subnets": [str(net) for net in s.subnets]} for s in settings.sites]
+    return doc
+
+
+def from_json(doc: dict[str, Any]) -> Settings:
+    """The inverse of :func:`to_json`; raises :class:`BadSettings`."""
+    try:
+        sites = tuple(Site.make(s["name"], s["region"], s["zone"], s["subnets"])
+                      for s in doc.get("sites", ()))
+        fields = {f.name for f in dataclasses.fields(Settings)} - {"sites"}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                  for k, v in doc.items() if k in fields}
+        return Settings(sites=sites, **values)
+    except (KeyError, TypeError) as err:
+        raise BadSettings(f"DNS settings {doc!r}: {err}") from err
