@@ -24,6 +24,7 @@ from fedns.api import server as api_server
 from fedns.controller import leader, manager, reconciler, state
 from fedns.dnsserver import daemon as dns_daemon
 from fedns.dnsserver import settings as dns_settings
+from fedns.dnsserver import workers as dns_workers
 from fedns.ipamstore import manager as ipam_manager
 from fedns.members import member as member_mod
 
@@ -57,7 +58,8 @@ class Appliance:
         self.members: dict[str, member_mod.Member] = {}
         self.manager: manager.Manager | None = None
         self.elector: leader.Elector | None = None
-        self.dns: dns_daemon.Running | None = None
+        self.dns: dns_daemon.Running | None = None  # in this process (dns.workers: 0)
+        self.dns_workers: dns_workers.Workers | None = None  # in processes of their own
         self.api: api_server.APIServer | None = None
         self.api_address: tuple[str, int] = ("", 0)
         self._stack = contextlib.AsyncExitStack()
@@ -65,6 +67,8 @@ class Appliance:
 
     @property
     def dns_address(self) -> tuple[str, int]:
+        if self.dns_workers is not None:
+            return self.dns_workers.address
         return self.dns.address if self.dns else ("", 0)
 
     @property
@@ -94,7 +98,11 @@ class Appliance:
         out = {}
         for name, m in self.members.items():
             out[f"member-{name}"] = "" if m.synced() else "caches not synced"
-        out["dns-zone"] = "" if self.dns and self.dns.source.synced.is_set() else "zone not loaded"
+        if self.dns_workers is not None:
+            synced = self.dns_workers.synced()
+        else:
+            synced = self.dns is not None and self.dns.source.synced.is_set()
+        out["dns-zone"] = "" if synced else "zone not loaded"
         return out
 
     async def start(self) -> None:
@@ -139,10 +147,16 @@ class Appliance:
                 while not all(m.synced() for m in self.members.values()):
                     await asyncio.sleep(0.02)
 
-        self.dns = await self._stack.enter_async_context(
-            dns_daemon.running(self.store, self._dns_settings(), s.dns.listen))
+        if s.dns.workers:
+            self.dns_workers = await self._stack.enter_async_context(dns_workers.Workers(
+                s.store, self._dns_settings(), s.dns.listen, s.dns.workers))
+            dns_metrics = self.dns_workers.metrics
+        else:
+            self.dns = await self._stack.enter_async_context(
+                dns_daemon.running(self.store, self._dns_settings(), s.dns.listen))
+            dns_metrics = self.dns.server.metrics
         self.registry.register(metrics_mod.DictCollector(
-            self.dns.server.metrics, "The embedded DNS server (see fedns/dnsserver/README.md)."))
+            dns_metrics, "The embedded DNS server (see fedns/dnsserver/README.md)."))
 
         reg = api_resources.registry()
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,

@@ -38,6 +38,8 @@ class DNSSettings:
     listen: str = "127.0.0.1:5353"
     ttl: int = 30
     sites: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # site -> subnets
+    # processes of their own serving DNS (fedns.dnsserver.workers); 0: in fedns's own
+    workers: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,7 +158,7 @@ def parse(document: Any, path: str = "config") -> Settings:
     domain = c.string("domain", top.get("domain"), "", True, _dns_name).rstrip(".").lower()
     store_url = c.string("store", top.get("store"), store_urls.DEFAULT_URL, check=_store)
 
-    dns_doc = c.mapping("dns", top.get("dns"), {"listen", "ttl", "sites"})
+    dns_doc = c.mapping("dns", top.get("dns"), {"listen", "ttl", "sites", "workers"})
     ttl = dns_doc.get("ttl", 30)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= 86400:
         c.fail("dns.ttl", f"must be an integer number of seconds 1..86400, got {ttl!r}")
@@ -178,9 +180,19 @@ def parse(document: Any, path: str = "config") -> Settings:
             except ValueError as err:
                 c.fail(f"{where}[{i}]", f"{subnet!r} is not a subnet: {err}")
         sites[str(site)] = good
+    # an etcd Store can be watched from other processes: by default one serves DNS
+    memory = store_url.startswith("memory://")
+    workers = dns_doc.get("workers", 0 if memory else 1)
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers <= 64:
+        c.fail("dns.workers", f"must be an integer 0..64, got {workers!r}")
+        workers = 0
+    elif workers and memory:
+        c.fail("dns.workers", f"must be 0 with a memory:// store (it lives in the fedns "
+               f"process; other processes cannot watch it), got {workers}")
+        workers = 0
     dns = DNSSettings(
         listen=c.string("dns.listen", dns_doc.get("listen"), DNSSettings.listen, check=_listen),
-        ttl=ttl, sites=sites)
+        ttl=ttl, sites=sites, workers=workers)
 
     api_doc = c.mapping("api", top.get("api"), {"listen", "token", "certFile", "keyFile"})
     api = APISettings(

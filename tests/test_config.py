@@ -31,6 +31,13 @@ def test_defaults():
     s = config.parse({"federation": "f", "domain": "example.org."})
     assert (s.store, s.dns.listen, s.dns.ttl, s.domain) == (
         "memory://", "127.0.0.1:5353", 30, "example.org")
+    assert s.dns.workers == 0, "a memory:// store can only be served in its own process"
+
+
+def test_dns_workers_default_to_one_process_with_etcd():
+    assert config.parse(GOOD).dns.workers == 1
+    assert config.parse({**GOOD, "dns": {"workers": 0}}).dns.workers == 0
+    assert config.parse({**GOOD, "dns": {"workers": 3}}).dns.workers == 3
 
 
 @pytest.mark.parametrize(
@@ -55,11 +62,16 @@ def test_defaults():
         ({"api": {"keyFile": "/k.pem"}}, "api.certFile: is required with api.keyFile"),
         ({"api": {"certFile": "/nonexistent/c.pem", "keyFile": "/nonexistent/k.pem"}},
          "api.certFile: cannot load '/nonexistent/c.pem' with key '/nonexistent/k.pem': "),
+        ({"dns": {"workers": -1}}, "dns.workers: must be an integer 0..64, got -1"),
+        ({"dns": {"workers": True}}, "dns.workers: must be an integer 0..64, got True"),
+        ({"store": "memory://", "dns": {"workers": 1}},
+         "dns.workers: must be 0 with a memory:// store"),
     ],
     ids=["no-federation", "bad-domain", "bad-store-scheme", "bad-store-endpoint", "ttl-string",
          "listen-hostname", "site-host-bits", "api-unknown", "member-no-kubeconfig",
          "member-bad-ipam", "members-not-list", "pool-reversed", "unknown-top",
-         "cert-without-key", "key-without-cert", "cert-missing"],
+         "cert-without-key", "key-without-cert", "cert-missing", "workers-negative",
+         "workers-bool", "workers-memory"],
 )
 def test_each_wrong_field_is_one_line(change, line):
     with pytest.raises(config.ConfigError) as err:

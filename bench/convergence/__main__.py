@@ -11,11 +11,12 @@ p50/p99 of one etcd put + its watch event arriving, and prints the convergence p
 a multiple of it.
 
     python -m bench.convergence [--members 3] [--services 1000] [--rate N] [--profile FILE]
+                                [--dns-workers N]
 
 It also prints the CPU time ``fedns run`` spent from the first creation until every
-name answered, per copy (Linux: read from /proc): on a machine this small the
-load generator, the members and etcd share the cores with fedns, so latency
-follows fedns's CPU per copy.  ``--rate N`` creates at most N copies a second
+name answered, per copy, and that of its DNS worker processes (Linux: read from
+/proc): on a machine this small the load generator, the members and etcd share the
+cores with fedns, so latency follows fedns's CPU per copy.  ``--rate N`` creates at most N copies a second
 instead of as fast as the members take them, for a steady, uncontended figure.
 
 ``--profile FILE`` runs ``fedns run`` under cProfile (its event loop thread) and
@@ -40,7 +41,9 @@ import urllib.request
 import yaml
 
 from bench.convergence import http
+from fedns import config as config_mod
 from fedns import store as store_mod
+from fedns.dnsserver import workers as dns_workers
 from fedns.records import skydns
 from fedns.sim import cluster
 from tests.support import procs
@@ -67,6 +70,20 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (Linux /proc; none elsewhere)."""
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rpartition(")")[2].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
 
 
 def counter(api_port: int, name: str) -> float:
@@ -197,7 +214,8 @@ async def etcd_peer(url: str, n: int = 500) -> list[float]:
         await st.close()
 
 
-async def main(members: int, services: int, profile: str = "", rate: float = 0.0) -> None:
+async def main(members: int, services: int, profile: str = "", rate: float = 0.0,
+               dns_worker_count: int | None = None) -> None:
     workdir = tempfile.mkdtemp(prefix="fedns-bench-")
     etcd = procs.EtcdCluster(1).start()
     spec_text = ",".join(f"m{i}:r{i % 2}:z{i}" for i in range(members))
@@ -218,7 +236,8 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
         dns_port, api_port = procs.free_port(), procs.free_port()
         config = {
             "federation": FEDERATION, "domain": DOMAIN, "store": etcd.url,
-            "dns": {"listen": f"127.0.0.1:{dns_port}"},
+            "dns": {"listen": f"127.0.0.1:{dns_port}",
+                    **({} if dns_worker_count is None else {"workers": dns_worker_count})},
             "api": {"listen": f"127.0.0.1:{api_port}"},
             "members": [{"name": s.name, "kubeconfig": kubeconfig, "context": s.name}
                         for s in specs],
@@ -240,7 +259,8 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
         peer = await etcd_peer(etcd.url)
 
         print(f"{members} members x {services} Services, fedns run against etcd "
-              f"({etcd.url}), DNS on 127.0.0.1:{dns_port}", flush=True)
+              f"({etcd.url}), DNS on 127.0.0.1:{dns_port} (dns.workers: "
+              f"{config_mod.load(config_path).dns.workers})", flush=True)
         changed: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
         follower = asyncio.create_task(follow_records(etcd.url, changed))
         order = [(m.name, j) for j in range(services) for m in specs]
@@ -288,18 +308,25 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
 
         slot = {copy: i for i, copy in enumerate(order)}
         cpu_before = cpu_seconds(replica.pid)
+        dns_pids = children(replica.pid)  # its DNS workers (dns.workers)
+        dns_before = sum(cpu_seconds(p) for p in dns_pids)
         began = time.monotonic()
         await asyncio.gather(*(create(m, j) for m, j in order))
         print(f"created {len(order)} Services in the members in "
               f"{time.monotonic() - began:.2f} s", flush=True)
         up = await polling
         fedns_cpu = cpu_seconds(replica.pid) - cpu_before
+        dns_cpu = sum(cpu_seconds(p) for p in dns_pids) - dns_before
         created_reconciles = counter(api_port, "fedns_reconcile_total")
+        # the DNS workers report their counters once a second
+        await asyncio.sleep(dns_workers.REPORT_EVERY * 1.5)
         created_queries = counter(api_port, "fedns_dns_requests_total")
         report("creation -> records in etcd", list(stored_up.values()))
         report("creation -> member name answers", list(up.values()))
         print(f"fedns CPU from the first creation until every name answered: "
-              f"{fedns_cpu:.2f} s, {fedns_cpu / len(order) * 1000:.2f} ms per copy", flush=True)
+              f"{fedns_cpu:.2f} s, {fedns_cpu / len(order) * 1000:.2f} ms per copy; its "
+              f"{len(dns_pids)} DNS worker(s): {dns_cpu:.2f} s, "
+              f"{dns_cpu / len(order) * 1000:.2f} ms per copy", flush=True)
 
         while not changed.empty():  # creation's record changes are done with
             changed.get_nowait()
@@ -345,5 +372,7 @@ if __name__ == "__main__":
                         help="create at most N copies a second (default: as fast as possible)")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="run fedns under cProfile, keep the stats in FILE")
+    parser.add_argument("--dns-workers", type=int, default=None, metavar="N",
+                        help="fedns's dns.workers (default: the config default, 1 with etcd)")
     args = parser.parse_args()
-    asyncio.run(main(args.members, args.services, args.profile, args.rate))
+    asyncio.run(main(args.members, args.services, args.profile, args.rate, args.dns_workers))
