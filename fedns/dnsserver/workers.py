@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 REPORT_EVERY = 1.0  # seconds between a child's metric reports
 STOP_TIMEOUT = 5.0  # seconds a child has to exit once its stdin closes
+RESTART_DELAY = 1.0  # seconds before a dead child is started again; doubled each time
 MAX_RESTART_DELAY = 30.0
 STEADY = 30.0  # a child that ran this long before dying is restarted after 1 s again
 
@@ -143,12 +144,14 @@ class Workers:
                 child.metrics = message["metrics"]
 
     async def _supervise(self, child: _Child) -> None:
-        delay = 1.0
+        delay = RESTART_DELAY
         while True:
             began = time.monotonic()
-            await self._listen(child)
-            assert child.proc is not None
-            code = await child.proc.wait()
+            if child.proc is not None:
+                await self._listen(child)
+                code: int | str = await child.proc.wait()
+            else:
+                code = "unknown (it could not be started)"
             if self._stopping:
                 return
             child.synced.clear()
@@ -157,13 +160,20 @@ class Workers:
                                    {k: v for k, v in child.metrics.items() if "_total" in k}])
             child.metrics = {}
             if time.monotonic() - began >= STEADY:
-                delay = 1.0
+                delay = RESTART_DELAY
             log.error("DNS worker %s exited with status %s; starting it again in %.0f s",
                       child.name, code, delay)
             await asyncio.sleep(delay)
             delay = min(MAX_RESTART_DELAY, delay * 2)
             self.restarts += 1
-            await self._spawn(child)
+            try:
+                await self._spawn(child)
+            except OSError as err:  # no process, or it died before reading its spec
+                log.error("DNS worker %s: %s", child.name, err)
+                if child.proc is not None and child.proc.returncode is None:
+                    child.proc.kill()
+                    await child.proc.wait()
+                child.proc = None
 
     async def stop(self) -> None:
         """Close every child's stdin, wait for it to exit (kill it after

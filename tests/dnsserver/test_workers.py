@@ -114,6 +114,35 @@ async def test_a_dead_child_is_started_again_and_its_counts_are_kept(etcd):
         await store.close()
 
 
+async def test_a_child_that_cannot_be_started_is_tried_again(etcd, monkeypatch, caplog):
+    monkeypatch.setattr(workers, "RESTART_DELAY", 0.05)
+    store = await store_mod.open_store(etcd.url)
+    try:
+        await helpers.write_federation(store)
+        async with workers.Workers(etcd.url, _config(), "127.0.0.1:0", 1) as running:
+            real = asyncio.create_subprocess_exec
+            failures = []
+
+            async def no_process(*args, **kwargs):
+                if not failures:
+                    failures.append(args)
+                    raise OSError("Resource temporarily unavailable")
+                return await real(*args, **kwargs)
+
+            monkeypatch.setattr(workers.asyncio, "create_subprocess_exec", no_process)
+            first = running.children[0].proc
+            assert first is not None
+            os.kill(first.pid, signal.SIGKILL)
+            await aio.until(lambda: failures, 10, "a failed start")
+            await aio.until(lambda: running.synced() and running.children[0].proc is not None,
+                            10, "a started child with its zone")
+            assert running.restarts == 2
+            assert await _answers(running.address[1])
+            assert "Resource temporarily unavailable" in caplog.text
+    finally:
+        await store.close()
+
+
 _PARENT = textwrap.dedent("""
     import asyncio, sys
     from fedns.dnsserver import settings, workers
