@@ -71,7 +71,8 @@ async def running(store: base.Store, settings: settings_mod.Settings,
             address = await server.start(host, port)
         else:
             await server.serve(*sockets)
-            address = (host, sockets[0].getsockname()[1])
+            bound = sockets[0].getsockname()
+            address = (bound[0], bound[1])
         yield Running(address, zone, server, source)
     finally:
         await server.close()
