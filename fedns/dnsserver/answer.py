@@ -28,7 +28,9 @@ Where fedns differs, on purpose (an authoritative server has no upstream):
   only at the apex (CoreDNS answers the zone's SOA for every name); apex NS falls
   back to the configured names when the Store has no ``ns.dns`` records (CoreDNS
   answers NXDOMAIN); the apex and those names are never NXDOMAIN; the SOA serial
-  is the Store revision (CoreDNS: the current time);
+  is the Store revision (CoreDNS: the current time); a CNAME, SRV, MX, PTR or NS
+  target no DNS message can carry (over 255 octets, say) is left out of the answer
+  (CoreDNS writes no response, or one clients cannot read);
 - ANY is answered per RFC 8482 with one HINFO "RFC8482"; names outside the zones
   are REFUSED; other opcodes NOTIMP; a malformed query FORMERR; EDNS version > 0
   BADVERS; zone transfers REFUSED;

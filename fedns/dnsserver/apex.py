@@ -46,7 +46,10 @@ def ns(ctx: backend.Context, owner: wire.Name) -> tuple[list[wire.RR], list[wire
         if record.kind == wire.T_CNAME:
             raise backend.Broken("NS record must be an IP address")
         if record.kind in (wire.T_A, wire.T_AAAA):
-            name, text = names.key_name(ctx.root, record.key, record.service.targetstrip)
+            named = names.key_name(ctx.root, record.key, record.service.targetstrip)
+            if named is None:
+                continue  # no NS record can name it
+            name, text = named
             extra.append(lookup.address_rr(name, record.kind, record.ttl, record.packed))
             if text not in seen:
                 seen.add(text)

@@ -2,11 +2,15 @@
 
 CoreDNS's plugin/backend_lookup.go ``A``, ``AAAA``, ``TXT``, ``SRV``, ``MX``, ``CNAME``
 and ``PTR`` over the services :mod:`fedns.dnsserver.backend` finds: CNAME chasing
-inside the zone, dedup by host, SRV weights, glue for SRV and MX targets.  Records
-come out as :mod:`fedns.dnsserver.wire` tuples, not dnslib objects; names are still
-compared as dnslib's text of them (:func:`fedns.dnsserver.names.name_text`), so the
-answers are what they were.  :class:`~fedns.dnsserver.backend.NotFound` and
-:class:`~fedns.dnsserver.backend.Broken` pass through to the caller.
+inside the zone, dedup by host, SRV weights, glue for SRV and MX targets.  A target
+no DNS message can carry (:func:`fedns.dnsserver.names.writable`: a host over 255
+octets in UTF-8, say, or an address at a key that deep) is left out with its glue,
+as a host that is not a name is; CoreDNS does not check, and fails to write the
+response.  Records come out as :mod:`fedns.dnsserver.wire` tuples, not dnslib
+objects; names are still compared as dnslib's text of them
+(:func:`fedns.dnsserver.names.name_text`), so the answers are what they were.
+:class:`~fedns.dnsserver.backend.NotFound` and :class:`~fedns.dnsserver.backend.Broken`
+pass through to the caller.
 
 Not for: the apex's SOA and NS (:mod:`fedns.dnsserver.apex`), or rcodes and sections
 (:mod:`fedns.dnsserver.answer`).
@@ -150,7 +154,10 @@ def srv(ctx: backend.Context, name: names.Labels,
                 looked_up.add(names.name_text(target_name))
                 extra.extend(_glue(ctx, labels, target_name))
         elif record.kind in (wire.T_A, wire.T_AAAA):
-            target_name, text = names.key_name(ctx.root, record.key, service.targetstrip)
+            named = names.key_name(ctx.root, record.key, service.targetstrip)
+            if named is None:
+                continue
+            target_name, text = named
             if (text, port, "") not in dup:
                 dup.add((text, port, ""))
                 answer.append((owner, wire.T_SRV, record.ttl,
@@ -184,7 +191,10 @@ def mx(ctx: backend.Context, name: names.Labels,
                 looked_up.add(names.name_text(target_name))
                 extra.extend(_glue(ctx, labels, target_name))
         elif record.kind in (wire.T_A, wire.T_AAAA):
-            target_name, text = names.key_name(ctx.root, record.key, service.targetstrip)
+            named = names.key_name(ctx.root, record.key, service.targetstrip)
+            if named is None:
+                continue
+            target_name, text = named
             if (text, preference, "") not in dup:
                 dup.add((text, preference, ""))
                 answer.append((owner, wire.T_MX, record.ttl, (_U16.pack(preference), target_name)))

@@ -3,8 +3,9 @@
 A query name is compared as :data:`Labels` (lowercase, leaf first); records are written
 with the :data:`~fedns.dnsserver.wire.Name` as it was asked or stored; names are
 compared as dnslib's text of them (:func:`name_text`), so the answers are what they
-were when dnslib built them.  What depends only on a host, a key or the settings is
-memoized.
+were when dnslib built them.  A host or a key is a name only when a DNS message can
+carry it (:func:`writable`): the lookups leave out a target that is not.  What depends
+only on a host, a key or the settings is memoized.
 
 Not for: the ``/skydns/`` key format as fedns writes it (:mod:`fedns.records.skydns`)
 or writing names on the wire (:mod:`fedns.dnsserver.wire`).
@@ -31,6 +32,13 @@ def text(labels: Labels) -> str:
     return b".".join(labels).decode("utf-8", "replace") + "." if labels else "."
 
 
+def writable(name: wire.Name) -> bool:
+    """``name`` fits a DNS message: labels of 1 to 63 octets, 255 octets in all on the
+    wire (RFC 1035 §2.3.4; a UTF-8 character is as many octets as it has bytes)."""
+    return (wire.wire_length(name) <= wire.MAX_WIRE_NAME
+            and all(0 < len(label) <= wire.MAX_LABEL for label in name))
+
+
 class Host(NamedTuple):
     """A host that is a DNS name: lookup labels, the name as written, its fqdn text."""
 
@@ -41,12 +49,15 @@ class Host(NamedTuple):
 
 @functools.lru_cache(maxsize=MEMO)
 def parse_host(host: str) -> Host | None:
-    """``host`` as a :class:`Host`; None if not a name."""
+    """``host`` as a :class:`Host`; None if not a name a DNS message can carry."""
     fqdn = host if host.endswith(".") else host + "."
     if fqdn == ".":
         return Host((), (), ".")
-    raw = tuple(fqdn[:-1].encode("utf-8", "surrogateescape").split(b"."))
-    if any(not label or len(label) > 63 for label in raw) or len(fqdn) > 254:
+    try:
+        raw = tuple(fqdn[:-1].encode("utf-8", "surrogateescape").split(b"."))
+    except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800"): no octets to write
+        return None
+    if not writable(raw):
         return None
     return Host(tuple(label.lower() for label in raw), raw, fqdn)
 
@@ -71,15 +82,23 @@ def is_under(name: Labels, parent: Labels) -> bool:
     return len(name) >= len(parent) and name[len(name) - len(parent):] == parent
 
 
-@functools.lru_cache(maxsize=MEMO)
-def key_name(root: bytes, key: bytes, strip: int) -> tuple[wire.Name, str]:
-    """The DNS name of ``key`` (CoreDNS msg.Domain), minus ``strip`` leading labels,
-    and its text in lowercase."""
+def key_labels(root: bytes, key: bytes, strip: int) -> wire.Name:
+    """The labels of ``key``'s DNS name (CoreDNS msg.Domain), minus ``strip`` leading
+    labels; not checked with :func:`writable`."""
     parts = key[len(root) + 1:].split(b"/")
     if parts and parts[-1] == b"":
         parts.pop()
     parts.reverse()
     if 0 < strip < len(parts):  # CoreDNS keeps the name when the strip overshoots
         parts = parts[strip:]
-    name = tuple(parts)
+    return tuple(parts)
+
+
+@functools.lru_cache(maxsize=MEMO)
+def key_name(root: bytes, key: bytes, strip: int) -> tuple[wire.Name, str] | None:
+    """The DNS name of ``key`` (:func:`key_labels`) and its text in lowercase; None
+    when a DNS message cannot carry it (:func:`writable`)."""
+    name = key_labels(root, key, strip)
+    if not writable(name):
+        return None
     return name, name_text(name).lower()

@@ -4,8 +4,12 @@ Keys stay bytes, in etcd's byte order, so a prefix read is two bisections and a
 slice: O(log n + k).  Each value is parsed into a :class:`Record` when it arrives,
 with what CoreDNS recomputes per query (host type, default TTL and priority) done
 once.  A value CoreDNS could not decode is kept as a broken record: a query that
-touches it fails (SERVFAIL) as it would in CoreDNS.  The zone remembers the keys of
-its last changes, so a cache can drop only what they affect (:meth:`Zone.changed_since`).
+touches it fails (SERVFAIL) as it would in CoreDNS.  A record whose target name no
+DNS message can carry (a host that is not a name, or an address at a key whose name
+is not one: :func:`fedns.dnsserver.names.writable`) is kept too, the answers leave
+that target out, and it is logged as a warning when it arrives (put or relisted),
+never per query.  The zone remembers the keys of its last changes, so a cache can
+drop only what they affect (:meth:`Zone.changed_since`).
 
 Not for: talking to the Store (:mod:`fedns.dnsserver.source` feeds it) or answering
 queries (:mod:`fedns.dnsserver.answer`).
@@ -17,12 +21,16 @@ import collections
 import dataclasses
 import functools
 import itertools
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from sortedcontainers import SortedList
 
+from fedns.dnsserver import names
 from fedns.records import skydns
+
+log = logging.getLogger(__name__)
 
 # Host types, as CoreDNS's msg.Service.HostType() (values are DNS type codes).
 A, CNAME, TXT, AAAA, SRV = 1, 5, 16, 28, 33
@@ -82,6 +90,21 @@ def _parse_value(value: bytes) -> tuple[skydns.Service, Any, str]:
     return service, service.host_address(), ""
 
 
+def _check_target(prefix: bytes, record: Record) -> None:
+    """Warn when no answer can name ``record``'s target: its host, or for an address
+    its key's name (an SRV, MX or NS target), is not a name a DNS message can carry."""
+    kind, service = record.kind, record.service
+    if kind == CNAME and names.parse_host(service.host) is None:
+        log.warning("%.512s: host %.300r is not a name a DNS message can carry (labels of 1 "
+                    "to 63 octets, 255 in all): answers leave it out",
+                    record.key.decode("utf-8", "replace"), service.host)
+    elif kind in (A, AAAA) and not names.writable(
+            names.key_labels(prefix, record.key, service.targetstrip)):
+        log.warning("%.512s: the key's name is not a name a DNS message can carry (labels of "
+                    "1 to 63 octets, 255 in all): SRV, MX and NS answers leave it out",
+                    record.key.decode("utf-8", "replace"))
+
+
 class Zone:
     """The records under ``prefix``; ``version`` counts the changes applied (one per
     key put or deleted, one per relist)."""
@@ -116,7 +139,8 @@ class Zone:
             return
         if key not in self._records:
             self._keys.add(key)
-        self._records[key] = parse_record(key, value)
+        record = self._records[key] = parse_record(key, value)
+        _check_target(self.prefix, record)
         self.version += 1
         self._log.append(key)
 
@@ -143,6 +167,8 @@ class Zone:
     def replace(self, items: Iterable[tuple[bytes, bytes]], revision: int) -> None:
         """Make the zone hold exactly ``items`` (a relist at ``revision``)."""
         records = {k: parse_record(k, v) for k, v in items if k.startswith(self._inside)}
+        for record in records.values():
+            _check_target(self.prefix, record)
         self._records = records
         self._keys = SortedList(records)
         self.revision = revision

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import re
 import shutil
 import struct
@@ -19,9 +20,10 @@ import dns.opcode
 import dns.rcode
 import dns.rdatatype
 import yaml
+from dnslib import DNSRecord
 
 from fedns import store as store_mod
-from fedns.dnsserver import daemon, settings
+from fedns.dnsserver import answer, daemon, settings
 from fedns.records import apply, desired
 
 DOMAIN = "example.com"
@@ -102,6 +104,21 @@ _SOA_SERIAL = re.compile(r"( SOA \S+ \S+ )\d+")
 def normal(line: str) -> str:
     """One RR as text, SOA serial masked, whitespace collapsed."""
     return _SOA_SERIAL.sub(r"\1*", " ".join(line.split()))
+
+
+def ask_answer(z, config, message: dns.message.Message, client=None) -> dns.message.Message:
+    """``message`` answered by the pure :func:`fedns.dnsserver.answer.answer`, no server."""
+    request = DNSRecord.parse(message.to_wire())
+    reply = answer.answer(z, request, ipaddress.ip_address(client) if client else None, config)
+    return dns.message.from_wire(bytes(reply.pack()))
+
+
+def sections(response: dns.message.Message) -> tuple[str, set[str], set[str], set[str]]:
+    """rcode and the answer, authority and additional sections in normal form."""
+    def text(rrsets) -> set[str]:
+        return {normal(line) for r in rrsets for line in r.to_text().splitlines()}
+    return (dns.rcode.to_text(response.rcode()), text(response.answer), text(response.authority),
+            text(response.additional))
 
 
 async def ask_dnspython(port: int, q: Query) -> Reply:

@@ -3,8 +3,6 @@ of EDNS, ECS and site matching."""
 
 from __future__ import annotations
 
-import ipaddress
-
 import dns.edns
 import dns.message
 import dns.rcode
@@ -13,7 +11,8 @@ from dnslib import DNSRecord
 
 from fedns.dnsserver import answer, settings, zone
 from fedns.records import skydns
-from tests.dnsserver.helpers import normal
+from tests.dnsserver.helpers import ask_answer as ask
+from tests.dnsserver.helpers import sections
 
 # plugin/etcd/lookup_test.go: the services (key written as a DNS name) ...
 SERVICES = [
@@ -131,19 +130,6 @@ def make_zone(entries) -> zone.Zone:
 
 COREDNS_ZONE = make_zone(SERVICES)
 COREDNS_SETTINGS = settings.Settings(zones=ZONES)
-
-
-def ask(z, config, message: dns.message.Message, client=None) -> dns.message.Message:
-    request = DNSRecord.parse(message.to_wire())
-    reply = answer.answer(z, request, ipaddress.ip_address(client) if client else None, config)
-    return dns.message.from_wire(bytes(reply.pack()))
-
-
-def sections(response):
-    def text(rrsets):
-        return {normal(line) for r in rrsets for line in r.to_text().splitlines()}
-    return (dns.rcode.to_text(response.rcode()), text(response.answer), text(response.authority),
-            text(response.additional))
 
 
 @pytest.mark.parametrize(("name", "qtype", "rcode", "ans", "auth", "extra"), CASES,
