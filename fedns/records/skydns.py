@@ -196,6 +196,10 @@ def _convert(name: str, kind: type, bits: tuple[int, int] | None, raw: object) -
     if kind is str:
         if not isinstance(raw, str):
             raise BadValue(f"field {name!r}: expected a string, got {raw!r}")
+        if not raw.isascii():
+            # Go reads a lone surrogate escape ("\ud800") as U+FFFD; Python keeps it,
+            # and no UTF-8 writer will take it
+            return _LONE_SURROGATE.sub("\ufffd", raw)
         return raw
     if kind is bool:
         if not isinstance(raw, bool):
@@ -208,6 +212,9 @@ def _convert(name: str, kind: type, bits: tuple[int, int] | None, raw: object) -
     if not bits[0] <= raw <= bits[1]:
         raise BadValue(f"field {name!r}: {raw} is out of range")
     return raw
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins the valid pairs
 
 
 def _reject_constant(text: str) -> object:

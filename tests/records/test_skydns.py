@@ -81,6 +81,11 @@ UNMARSHAL = [
     pytest.param('{"host":"a","host":"b"}', skydns.Service(host="b"), id="last-wins"),
     pytest.param(' {"mail":true} ', skydns.Service(mail=True), id="whitespace"),
     pytest.param('{"Key":"/skydns/x"}', skydns.Service(), id="key-is-not-decoded"),
+    # Go's decoder: a lone surrogate escape is U+FFFD, a valid pair one character
+    pytest.param('{"text":"a\\ud800b","host":"\\udc80"}',
+                 skydns.Service(text="a\ufffdb", host="\ufffd"), id="lone-surrogates"),
+    pytest.param('{"text":"\\ud83d\\ude00"}', skydns.Service(text="\U0001f600"),
+                 id="surrogate-pair"),
 ]
 
 
