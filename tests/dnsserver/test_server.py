@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import struct
 import time
+from collections.abc import AsyncIterator
 
 import dns.message
 import dns.rcode
@@ -32,6 +34,30 @@ def query(name: str, ident: int) -> bytes:
     message = dns.message.make_query(name, "A")
     message.id = ident
     return message.to_wire()
+
+
+class UDPClient:
+    """A UDP socket connected to the server, on the event loop."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    async def send(self, packet: bytes) -> None:
+        await asyncio.get_running_loop().sock_sendall(self.sock, packet)
+
+    async def reply(self) -> bytes:
+        return await asyncio.wait_for(asyncio.get_running_loop().sock_recv(self.sock, 4096), 5)
+
+
+@contextlib.asynccontextmanager
+async def udp_client(port: int) -> AsyncIterator[UDPClient]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        yield UDPClient(sock)
+    finally:
+        sock.close()
 
 
 async def read_reply(reader: asyncio.StreamReader) -> dns.message.Message:
@@ -70,36 +96,28 @@ async def test_tcp_idle_connection_is_closed():
 
 async def test_udp_drops_non_dns_and_responses_then_still_answers():
     srv, port = await started()
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setblocking(False)
     try:
-        await loop.sock_connect(sock, ("127.0.0.1", port))
-        response = bytearray(query("a.example.com.", 7))
-        response[2] |= 0x80  # QR: a response, never answered (no reflection loops)
-        for packet in [b"", b"\x01", b"x" * 11, bytes(response)]:
-            await loop.sock_sendall(sock, packet)
-        await loop.sock_sendall(sock, query("a.example.com.", 9))
-        reply = dns.message.from_wire(await asyncio.wait_for(loop.sock_recv(sock, 4096), 5))
+        async with udp_client(port) as client:
+            response = bytearray(query("a.example.com.", 7))
+            response[2] |= 0x80  # QR: a response, never answered (no reflection loops)
+            for packet in [b"", b"\x01", b"x" * 11, bytes(response)]:
+                await client.send(packet)
+            await client.send(query("a.example.com.", 9))
+            reply = dns.message.from_wire(await client.reply())
         assert reply.id == 9  # the first reply is the valid query's: the rest were dropped
         assert srv.metrics()["fedns_dns_dropped_total"] == 4
     finally:
-        sock.close()
         await srv.close()
 
 
 async def test_undecodable_query_gets_formerr_with_its_id():
     srv, port = await started()
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setblocking(False)
     try:
-        await loop.sock_connect(sock, ("127.0.0.1", port))
-        await loop.sock_sendall(sock, b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0")
-        reply = dns.message.from_wire(await asyncio.wait_for(loop.sock_recv(sock, 4096), 5))
+        async with udp_client(port) as client:
+            await client.send(b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0")
+            reply = dns.message.from_wire(await client.reply())
         assert (reply.id, reply.rcode()) == (0x1234, dns.rcode.FORMERR)
     finally:
-        sock.close()
         await srv.close()
 
 
@@ -115,13 +133,10 @@ async def test_long_question_name_over_udp(octets, first, rcode, caplog):
     # Either way nothing is logged as a failure.
     caplog.set_level(logging.ERROR, logger="fedns.dnsserver")
     srv, port = await started()
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setblocking(False)
     try:
-        await loop.sock_connect(sock, ("127.0.0.1", port))
-        await loop.sock_sendall(sock, helpers.long_query(octets, first))
-        data = await asyncio.wait_for(loop.sock_recv(sock, 4096), 5)
+        async with udp_client(port) as client:
+            await client.send(helpers.long_query(octets, first))
+            data = await client.reply()
         reply = dns.message.from_wire(data)
         assert (reply.id, reply.rcode()) == (0x1234, rcode)
         if rcode == dns.rcode.FORMERR:
@@ -132,7 +147,6 @@ async def test_long_question_name_over_udp(octets, first, rcode, caplog):
         name = dns.rcode.to_text(rcode)
         assert srv.metrics()[f'fedns_dns_responses_total{{rcode="{name}"}}'] == 1
     finally:
-        sock.close()
         await srv.close()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
