@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import pathlib
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from types import ModuleType
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -16,8 +19,39 @@ DEPLOY = ROOT / "deploy"
 OVERLAYS = sorted(p.parent.name for p in (DEPLOY / "overlays").glob("*/kustomization.yaml"))
 KUBERNETES_VERSION = "1.37.0"  # the schemas kubernetes-validate checks against
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+# Kinds kubernetes-validate has no schema for (custom resources): tests check them
+# structurally instead (test_validate.py: a ServiceMonitor must reach a Service port).
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 
 Obj = dict[str, Any]
+
+
+def validator() -> ModuleType:
+    """kubernetes-validate; a test failure (not a collection error) when it is missing."""
+    try:
+        return importlib.import_module("kubernetes_validate")
+    except ImportError:
+        pytest.fail("kubernetes-validate is not installed (the test extra installs it)")
+
+
+def validate_strictly(objects: Iterable[Obj]) -> tuple[int, set[tuple[str, str]]]:
+    """Validate every object but the :data:`CUSTOM_KINDS` against the Kubernetes schemas
+    in strict mode (unknown fields are errors); a failure names the object and the
+    field.  Returns how many were checked and the custom kinds skipped."""
+    kv = validator()
+    checked, skipped = 0, set()
+    for obj in objects:
+        kind = (obj["apiVersion"], obj["kind"])
+        if kind in CUSTOM_KINDS:
+            skipped.add(kind)
+            continue
+        try:
+            kv.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kv.ValidationError as err:
+            path = ".".join(str(p) for p in err.absolute_path)
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {path}: {err.message}")
+        checked += 1
+    return checked, skipped
 
 
 def kubectl() -> str:

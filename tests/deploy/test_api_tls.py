@@ -17,14 +17,12 @@ from __future__ import annotations
 import base64
 import copy
 import dataclasses
-import importlib
 import os
 import pathlib
 import shlex
 import shutil
 import ssl
 import subprocess
-from types import ModuleType
 
 import pytest
 import yaml
@@ -40,7 +38,6 @@ FIXTURE = pathlib.Path(__file__).resolve().parent / "fixtures" / "api-tls"
 SECRET = "fedns-api-tls"
 VOLUME = "api-tls"
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
-CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 README = (manifests.DEPLOY / "README.md").read_text()
 
 
@@ -52,14 +49,6 @@ def objects() -> list[manifests.Obj]:
 @pytest.fixture
 def plain() -> list[manifests.Obj]:
     return manifests.render("overlays/single-site")
-
-
-@pytest.fixture(scope="module")
-def kv() -> ModuleType:
-    try:
-        return importlib.import_module("kubernetes_validate")
-    except ImportError:
-        pytest.fail("kubernetes-validate is not installed (the test extra installs it)")
 
 
 def throwaway_overlay(where: pathlib.Path, resources: list[str],
@@ -217,19 +206,9 @@ def test_init_container_names_the_mounted_files_and_the_result_loads(objects, tm
         settings.api, token="", cert_file="", key_file="")) == original
 
 
-def test_every_object_validates_in_strict_mode(kv, objects):
-    skipped = set()
-    for obj in objects:
-        kind = (obj["apiVersion"], obj["kind"])
-        if kind in CUSTOM_KINDS:  # no schema: checked by the ServiceMonitor test below
-            skipped.add(kind)
-            continue
-        try:
-            kv.validate(obj, manifests.KUBERNETES_VERSION, strict=True)
-        except kv.ValidationError as err:
-            path = ".".join(str(p) for p in err.absolute_path)
-            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {path}: {err.message}")
-    assert skipped == CUSTOM_KINDS
+def test_every_object_validates_in_strict_mode(objects):
+    # the ServiceMonitor has no schema: the ServiceMonitor test below checks it
+    assert manifests.validate_strictly(objects)[1] == manifests.CUSTOM_KINDS
 
 
 def test_service_monitor_scrapes_https_verifying_the_certificate(objects):
@@ -258,12 +237,11 @@ def test_on_top_of_an_overlay_the_order_does_not_matter(tmp_path):
     assert manifests.one(objects, "Deployment", "fedns")["spec"]["replicas"] == 2
 
 
-def test_without_the_service_monitors_it_works_alone(kv, tmp_path):
+def test_without_the_service_monitors_it_works_alone(tmp_path):
     objects = throwaway_overlay(tmp_path, ["base", "etcd"], ["components/api-tls"])
     assert is_https(objects)
     assert not manifests.find(objects, "ServiceMonitor")
-    for obj in objects:
-        kv.validate(obj, manifests.KUBERNETES_VERSION, strict=True)
+    assert manifests.validate_strictly(objects) == (len(objects), set())
 
 
 def test_listed_before_the_service_monitors_it_leaves_them_on_http(tmp_path):

@@ -9,7 +9,6 @@ checked structurally instead (its selector and ports must reach a real Service).
 from __future__ import annotations
 
 import copy
-import importlib
 from types import ModuleType
 
 import pytest
@@ -17,21 +16,10 @@ import pytest
 from tests.deploy import manifests
 
 TARGETS = [f"overlays/{o}" for o in manifests.OVERLAYS] + ["member"]
-# Kinds kubernetes-validate has no schema for, validated by the structural test below.
-CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 
 
 def test_there_are_the_two_overlays():
     assert manifests.OVERLAYS == ["ha", "single-site"]
-
-
-@pytest.fixture(scope="module")
-def kv() -> ModuleType:
-    """kubernetes-validate; a failure here (not a collection error) when it is missing."""
-    try:
-        return importlib.import_module("kubernetes_validate")
-    except ImportError:
-        pytest.fail("kubernetes-validate is not installed (the test extra installs it)")
 
 
 def validate(kv: ModuleType, obj: manifests.Obj) -> None:
@@ -39,24 +27,14 @@ def validate(kv: ModuleType, obj: manifests.Obj) -> None:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_every_object_validates_in_strict_mode(kv, target):
+def test_every_object_validates_in_strict_mode(target):
     objects = manifests.render(target)
     assert objects
-    checked, skipped = 0, set()
-    for obj in objects:
-        kind = (obj["apiVersion"], obj["kind"])
-        if kind in CUSTOM_KINDS:
-            skipped.add(kind)
-            continue
-        try:
-            validate(kv, obj)
-        except kv.ValidationError as err:
-            path = ".".join(str(p) for p in err.absolute_path)
-            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {path}: {err.message}")
-        checked += 1
+    checked, skipped = manifests.validate_strictly(objects)
     assert checked >= 5
     if target.startswith("overlays/"):
-        assert skipped == CUSTOM_KINDS  # the ServiceMonitors are there, and only they skip
+        # the ServiceMonitors are there, and only they skip
+        assert skipped == manifests.CUSTOM_KINDS
 
 
 def test_custom_kinds_really_have_no_schema(kv):
