@@ -2,8 +2,8 @@
 
 ``python -m fedns.dnsserver.child`` inherits the DNS sockets and reads one JSON line
 on stdin: ``{"store": URL, "settings": <settings.to_json>, "udp": FD, "tcp": FD,
-"report": SECONDS, "sync_timeout": SECONDS, "name": NAME}``.  It keeps its own Zone current from the Store and
-answers on the sockets.  On stdout it writes JSON lines: ``{"synced": true}`` once
+"report": SECONDS, "sync_timeout": SECONDS, "name": NAME}``.  It keeps its own Zone
+current from the Store and answers on the sockets.  On stdout it writes JSON lines: ``{"synced": true}`` once
 its zone is loaded, then ``{"metrics": {...}}`` every ``report`` seconds when they
 changed.  It exits when its stdin closes, which is when the parent stops it or is
 gone, killed or not: a child never serves on after its appliance.
@@ -45,7 +45,7 @@ async def _report(handle: daemon.Running, every: float) -> None:
         await asyncio.sleep(every)
 
 
-async def _open(url: str) -> Any:
+async def _open(url: str) -> store_base.Store:
     """The Store, however long it takes: a child started while etcd is down waits
     for it (the parent reports it unready meanwhile) instead of dying over and over."""
     delay = 0.5
