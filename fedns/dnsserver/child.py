@@ -6,7 +6,8 @@ on stdin: ``{"store": URL, "settings": <settings.to_json>, "udp": FD, "tcp": FD,
 current from the Store and answers on the sockets.  On stdout it writes JSON lines: ``{"synced": true}`` once
 its zone is loaded, then ``{"metrics": {...}}`` every ``report`` seconds when they
 changed.  It exits when its stdin closes, which is when the parent stops it or is
-gone, killed or not: a child never serves on after its appliance.
+gone, killed or not: a child never serves on after its appliance.  It ignores SIGINT
+(a terminal's Ctrl-C reaches the whole process group; the parent stops it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import socket
 import sys
 from typing import Any
@@ -98,4 +100,7 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops its
+    # children itself (closing their stdin), so they do not die on it first
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(asyncio.run(main()))

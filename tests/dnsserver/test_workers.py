@@ -158,6 +158,27 @@ _PARENT = textwrap.dedent("""
 """)
 
 
+def test_ctrl_c_stops_parent_and_children_without_a_traceback(etcd):
+    # a terminal sends SIGINT to the whole process group; the parent stops its children
+    script = _PARENT.replace("asyncio.run(main())", textwrap.dedent("""
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            pass
+    """))
+    parent = subprocess.Popen([sys.executable, "-c", script, etcd.url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert parent.stdout is not None
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        os.killpg(parent.pid, signal.SIGINT)
+        _, err = parent.communicate(timeout=30)
+    finally:
+        procs.stop_process(parent, signal.SIGKILL)
+    procs.wait_for(lambda: not any(_alive(p) for p in pids), 10, "the children to exit")
+    assert "Traceback" not in err, err
+
+
 def test_children_end_with_their_parent_even_when_it_is_killed(etcd):
     parent = subprocess.Popen([sys.executable, "-c", _PARENT, etcd.url],
                               stdout=subprocess.PIPE, text=True)
