@@ -188,7 +188,10 @@ class AsyncWorkQueue(WorkQueue[K]):
         if self.idle.is_set():
             return True
         try:
-            await asyncio.wait_for(self.idle.wait(), timeout)
+            # a timeout scope, not wait_for: no task per waiter (thousands of status
+            # writes wait here under a burst)
+            async with asyncio.timeout(timeout):
+                await self.idle.wait()
         except TimeoutError:
             return False
         return True
