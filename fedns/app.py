@@ -13,11 +13,12 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Iterator
 from typing import Any, Self
 
 from prometheus_client import CollectorRegistry
 
-from fedns import config, store
+from fedns import config, errors, store
 from fedns.api import metrics as metrics_mod
 from fedns.api import resources as api_resources
 from fedns.api import server as api_server
@@ -147,14 +148,15 @@ class Appliance:
                 while not all(m.synced() for m in self.members.values()):
                     await asyncio.sleep(0.02)
 
-        if s.dns.workers:
-            self.dns_workers = await self._stack.enter_async_context(dns_workers.Workers(
-                s.store, self._dns_settings(), s.dns.listen, s.dns.workers))
-            dns_metrics = self.dns_workers.metrics
-        else:
-            self.dns = await self._stack.enter_async_context(
-                dns_daemon.running(self.store, self._dns_settings(), s.dns.listen))
-            dns_metrics = self.dns.server.metrics
+        with _naming("dns.listen"):
+            if s.dns.workers:
+                self.dns_workers = await self._stack.enter_async_context(dns_workers.Workers(
+                    s.store, self._dns_settings(), s.dns.listen, s.dns.workers))
+                dns_metrics = self.dns_workers.metrics
+            else:
+                self.dns = await self._stack.enter_async_context(
+                    dns_daemon.running(self.store, self._dns_settings(), s.dns.listen))
+                dns_metrics = self.dns.server.metrics
         self.registry.register(metrics_mod.DictCollector(
             dns_metrics, "The embedded DNS server (see fedns/dnsserver/README.md)."))
 
@@ -162,7 +164,8 @@ class Appliance:
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
                                         token=s.api.token)
         host, port = config.split_listen(s.api.listen)
-        port = await self.api.start(host, port, ssl_context=s.api.ssl_context())
+        with _naming("api.listen"):
+            port = await self.api.start(host, port, ssl_context=s.api.ssl_context())
         self.api_address = (host, port)
         self._stack.push_async_callback(self.api.stop)
         publisher = api_resources.Publisher(self.api.storage, reg, self.ipam, self.members,
@@ -188,3 +191,12 @@ class Appliance:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+@contextlib.contextmanager
+def _naming(field: str) -> Iterator[None]:
+    """A port that cannot be listened on is reported as the config field naming it."""
+    try:
+        yield
+    except errors.CannotListen as err:
+        raise errors.CannotListen(f"{field}: {err}") from err

@@ -7,6 +7,8 @@ the message a user sees; ``str(err)`` falls back to that docstring.
 
 from __future__ import annotations
 
+import os
+
 
 class FednsError(Exception):
     """fedns failed."""
@@ -37,3 +39,14 @@ class TemporaryError(FednsError):
 
 class PermanentError(FednsError):
     """A failure that retrying will not fix: report it and do not retry."""
+
+
+class CannotListen(RefusedError, OSError):
+    """An address to listen on is taken or not allowed (an OSError too, for callers
+    that handle socket errors)."""
+
+    @classmethod
+    def because(cls, where: str, err: OSError) -> CannotListen:
+        """``cannot listen on WHERE: REASON``, the reason as the OS words it."""
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        return cls(f"cannot listen on {where}: {reason}")

@@ -24,6 +24,7 @@ import socket
 import struct
 from collections.abc import Callable
 
+from fedns import errors
 from fedns.dnsserver import answer as answer_mod
 from fedns.dnsserver import cache as cache_mod
 from fedns.dnsserver import settings as settings_mod
@@ -354,28 +355,31 @@ class Server:
 
 def bind(host: str, port: int) -> tuple[socket.socket, socket.socket]:
     """A UDP socket and a listening TCP socket on ``host:port`` (port 0: a free port,
-    the same for both), not yet served."""
+    the same for both), not yet served; :class:`errors.CannotListen` when taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(20):
         udp = socket.socket(family, socket.SOCK_DGRAM)
         tcp = socket.socket(family, socket.SOCK_STREAM)
+        transport = "UDP"
         try:
             with contextlib.suppress(OSError):
                 udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
                 udp.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
             udp.bind((host, port))
             bound = udp.getsockname()[1]
+            transport = "TCP"
             tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             tcp.bind((host, bound))
             tcp.listen(TCP_BACKLOG)
-        except OSError:
+        except OSError as err:
             udp.close()
             tcp.close()
             if port:
-                raise
+                raise errors.CannotListen.because(
+                    f"{host}:{port} ({transport})", err) from err
             continue  # the free UDP port was taken on TCP: try another
         return udp, tcp
-    raise OSError(f"no free port on {host} for both UDP and TCP")
+    raise errors.CannotListen(f"no free port on {host} for both UDP and TCP")
 
 
 _RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}

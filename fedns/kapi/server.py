@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from fedns import errors
 from fedns.kapi import (
     discovery,
     objects,
@@ -142,9 +143,9 @@ class Server:
         site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
         try:
             await site.start()
-        except OSError:
+        except OSError as err:
             await runner.cleanup()
-            raise
+            raise errors.CannotListen.because(f"{host}:{port}", err) from err
         self._runner = runner
         sockets = [s for s in runner.addresses]
         self.host = host

@@ -1,0 +1,48 @@
+"""``fedns run`` as a user starts it: a port it cannot listen on is one line naming the
+config field, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.support import procs
+
+
+def run(tmp_path, document: dict) -> subprocess.CompletedProcess:
+    config = tmp_path / "fedns.yaml"
+    config.write_text(yaml.safe_dump(document))
+    return subprocess.run([sys.executable, "-m", "fedns.cli", "run", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "dns-workers"])
+def test_a_taken_dns_port_is_one_line(etcd, tmp_path, workers):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        result = run(tmp_path, {
+            "federation": "f", "domain": "example.org", "store": etcd.url,
+            "dns": {"listen": f"127.0.0.1:{port}", "workers": workers},
+            "api": {"listen": f"127.0.0.1:{procs.free_port()}"}})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"fedns: dns.listen: cannot listen on 127.0.0.1:{port} (UDP): Address already in use"]
+
+
+def test_a_taken_api_port_is_one_line(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(tmp_path, {
+            "federation": "f", "domain": "example.org",
+            "dns": {"listen": f"127.0.0.1:{procs.free_port()}"},
+            "api": {"listen": f"127.0.0.1:{port}"}})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"fedns: api.listen: cannot listen on 127.0.0.1:{port}: Address already in use"]
