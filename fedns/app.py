@@ -127,6 +127,8 @@ class Appliance:
         self.ipam = ipam_manager.IPAM(self.store, sites, registry=self.registry)
         await self.ipam.start()
         self._stack.push_async_callback(self.ipam.stop)
+        for name in await self.ipam.upgrade_pool_records():
+            log.info("pool %s: record rewritten as an IPPool object", name)
         if s.pools:
             for p in await self.ipam.apply_pools(list(s.pools)):
                 log.info("pool %s: the config differs from the Store; applied the config", p.name)

@@ -474,6 +474,10 @@ class IPAM:
         """Clear a pool's draining mark: it hands out addresses again."""
         return await pooledit.undrain(self, name)
 
+    async def upgrade_pool_records(self) -> list[str]:
+        """Rewrite pool records of the older form as IPPool objects (once, at start)."""
+        return await pooledit.upgrade_records(self)
+
     async def write_pool_record(self, name: str, expected: int, new: pool.Pool | None,
                                 value: bytes | None) -> int:
         """The API's write of one IPPool object (see ``pooledit.write_record``)."""

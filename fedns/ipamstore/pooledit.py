@@ -115,6 +115,24 @@ async def undrain(ipam: Core, name: str) -> pool.Pool:
     raise errors.Contended(f"{pool.describe(name)} kept changing; try again")
 
 
+async def upgrade_records(ipam: Core) -> list[str]:
+    """Rewrite pool records of the older form (a bare pool mapping) as IPPool objects,
+    each compared at the revision read; returns the names rewritten."""
+    ipam.check_started()
+    done = []
+    for name in sorted(ipam.state.pools):
+        if ipam.state.pool_meta.get(name):
+            continue
+        p = ipam.state.pools[name].value
+        plan = Plan()
+        key = keys.pool_key(name)
+        plan.expect(key, ipam.state.revision_of(key))
+        plan.writes[key] = keys.pool_to_json(p)
+        if await ipam.commit(plan):
+            done.append(name)
+    return done
+
+
 async def write_record(ipam: Core, name: str, expected: int, new: pool.Pool | None,
                        value: bytes | None) -> int:
     """Write one pool record as given (``value``, the IPPool object the API built for
