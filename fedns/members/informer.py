@@ -1,10 +1,10 @@
 """An informer: list, then watch from the list's resourceVersion, into a local cache.
 
-One informer follows one collection (a path such as ``/api/v1/services`` or
-``/api/v1/namespaces/web/configmaps``, optionally narrowed by a label selector) of
-one member over the member's :mod:`transport`, entirely on
-the event loop: pages of the list, then the watch stream split into lines as its
-chunks arrive (raw JSON, no model objects: the cache holds plain dicts).  Guarantees:
+One informer follows one collection of one member (a path such as
+``/api/v1/services`` or ``/api/v1/namespaces/web/configmaps``, optionally narrowed
+by a label selector) over the member's :mod:`transport`, entirely on the event loop:
+pages of the list, then the watch stream split into lines as its chunks arrive (raw
+JSON, no model objects: the cache holds plain dicts).  Guarantees:
 
 - no event is lost between list and watch (the watch starts at the list's version);
 - ``410 Gone`` (the watch request's status or an ERROR event) means relist; the relist
@@ -12,7 +12,9 @@ chunks arrive (raw JSON, no model objects: the cache holds plain dicts).  Guaran
   delivered;
 - a failed list or watch (refused, 401, dropped) retries with exponential backoff
   and jitter, so a dead or misconfigured member is never spun on;
-- ``stop()`` ends ``run()`` at once, whatever it is waiting for.
+- ``stop()`` ends ``run()`` at once, whatever it is waiting for;
+- with a label selector, an object whose labels stop matching arrives as a delete
+  (the API server sends DELETED for it).
 
 Each change reaches ``on_change(kind, key, obj, old)``; ``obj`` is None on delete.
 """

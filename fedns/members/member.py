@@ -146,8 +146,10 @@ class Member:
         return self.probe.ready
 
     def synced(self) -> bool:
-        """Every informer (the four watched kinds and each followed one) has listed once."""
-        return all(inf.synced.is_set() for inf in self.informers.values())
+        """The four always-watched kinds have listed once.  A followed informer has its
+        own ``synced`` event: a kind one controller follows (and the member may not
+        even let fedns list) does not hold up the others."""
+        return all(self.informers[scope.name].synced.is_set() for scope in _ALWAYS)
 
     def topology(self) -> topology.Topology:
         return topology.resolve(self.name, self.spec.region, self.spec.zone,

@@ -31,7 +31,7 @@ async def test_a_followed_configmap_informer_sees_create_update_delete(sim):
     async with running(path, "umich") as m:
         inf = await m.follow(kinds.CONFIG_MAP, on_change=recorder(events))
         assert m.informers["ConfigMap"] is inf
-        await aio.until(m.synced, 10, "the new informer listed too")
+        await aio.until(lambda: inf.synced.is_set(), 10, "the new informer listed")
         await storage.create(CONFIGMAPS, "default", configmap("conf", {"a": "1"}))
         await storage.patch(CONFIGMAPS, "default", "conf", "application/merge-patch+json",
                             {"data": {"a": "2"}})
@@ -102,7 +102,7 @@ async def test_follow_before_start_and_the_members_own_on_change(sim):
         await sims[0].server.storage.create(CONFIGMAPS, "default", configmap("c", {}))
         await aio.until(lambda: ("umich/ConfigMap", "default/c", False) in events, 10,
                         "the member's on_change")
-        assert m.synced()
+        assert inf.synced.is_set()
     finally:
         await m.stop()
 
@@ -110,8 +110,8 @@ async def test_follow_before_start_and_the_members_own_on_change(sim):
 async def test_unfollow_stops_only_what_follow_added(sim):
     _sims, path = sim
     async with running(path, "umich") as m:
-        await m.follow(kinds.CONFIG_MAP, namespace="default")
-        await aio.until(m.synced, 10, "listed")
+        inf = await m.follow(kinds.CONFIG_MAP, namespace="default")
+        await aio.until(lambda: inf.synced.is_set(), 10, "listed")
         runs = len(m._tasks)
         await m.unfollow(kinds.CONFIG_MAP, namespace="default")
         assert "ConfigMap ns=default" not in m.informers
@@ -136,3 +136,13 @@ async def test_follow_refusals_are_one_line(sim, call, error, message):
         await call(m)
     assert str(caught.value).startswith(message)
     assert set(m.informers) == set(member.KINDS)
+
+
+async def test_a_followed_kind_that_cannot_be_listed_holds_up_nothing_else(sim):
+    _sims, path = sim
+    async with running(path, "umich") as m:
+        inf = await m.follow(kinds.Resource("example.com", "v1", "widgets", "Widget"))
+        await aio.until(lambda: inf.failures >= 2, 10, "failed lists")
+        assert inf.last_error.startswith("HTTP 404")
+        await aio.until(m.synced, 10, "the four watched kinds synced regardless")
+        assert not inf.synced.is_set()
