@@ -21,10 +21,10 @@ from typing import Any, Protocol
 from fedns import errors
 from fedns.controller import state
 from fedns.members import member as member_mod
-from fedns.members import topology as topology_mod
 from fedns.records import apply as records_apply
 from fedns.records import desired
 from ipam import allocator, request
+from placement import topology as topology_mod
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Reconciler:
         self.ipam = ipam
         self.slices = slices
         self._copies: dict[tuple[str, str, str], _Copy] = {}
-        self._topology: dict[str, topology_mod.Topology] = {}
+        self._topology: dict[str, topology_mod.Location] = {}
         # each service's records as last read or written (see records.apply.Known)
         self.records = records_apply.Known()
         self._unplaced: set[str] = set()
@@ -97,8 +97,8 @@ class Reconciler:
 
     # -- reading -------------------------------------------------------------
 
-    def topology(self, name: str) -> topology_mod.Topology | None:
-        """A member's region/zone; None while its Nodes are not known yet."""
+    def topology(self, name: str) -> topology_mod.Location | None:
+        """Where a member sits; None while its Nodes are not known yet."""
         known = self._topology.get(name)
         if known is not None:
             return known
@@ -112,7 +112,7 @@ class Reconciler:
         self._topology[name] = known
         return known
 
-    def locations(self) -> list[desired.Location]:
+    def locations(self) -> list[topology_mod.Location]:
         """Where every member is; a member whose topology is unknown is left out (its
         copies are not published) rather than stopping every service's records."""
         found = []
@@ -125,7 +125,7 @@ class Reconciler:
                     self._unplaced.add(name)
                 continue
             if topo is not None:
-                found.append(desired.Location(name, topo.region, topo.zone))
+                found.append(topo)
         return found
 
     def healthy(self, m: member_mod.Member, namespace: str, name: str) -> bool:

@@ -52,6 +52,7 @@ from fedns.dnsserver import backend, lookup, names, wire
 from fedns.dnsserver import settings as settings_mod
 from fedns.dnsserver import zone as zone_mod
 from fedns.records import desired
+from placement import topology
 
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, BADVERS = 0, 1, 2, 3, 4, 5, 16
 OPT_ECS = 8
@@ -67,32 +68,34 @@ class _FormErr(Exception):
 
 def _nearest(ctx: backend.Context, name: names.Labels, owner: wire.Name, qtype: int,
              site: settings_mod.Site) -> tuple[list[wire.RR], str] | None:
-    """The site's zone tier, else its region tier, as addresses owned by the query
-    name, with the tier's name (``zone``/``region``); None when neither has a healthy
-    address of ``qtype``."""
+    """The nearest tier placement chooses for the site (its zone, else its region) as
+    addresses owned by the query name, with the tier's name; None when the choice is
+    every healthy address (no nearer tier has one of ``qtype``)."""
     ref = desired.parse_global_name(names.text(name), ctx.apex_name)
     if ref is None:
         return None
     try:
-        tiers = [desired.zone_name(ref, ctx.apex_name, site.region, site.zone),
-                 desired.region_name(ref, ctx.apex_name, site.region)]
+        tier_names = {topology.ZONE: desired.zone_name(ref, ctx.apex_name, site.region, site.zone),
+                      topology.REGION: desired.region_name(ref, ctx.apex_name, site.region)}
     except desired.skydns.BadName:
         return None
-    for tier, tier_name in zip(tiers, ("zone", "region")):
-        labels = tuple(tier.encode().split(b"."))
+
+    def addresses(tier: topology.Tier) -> list[wire.RR] | None:
+        labels = tuple(tier_names[tier.name].encode().split(b"."))
         try:
             records = backend.services(ctx, labels, False, qtype)
         except (backend.NotFound, backend.Broken):
-            continue
+            return None
         out: list[wire.RR] = []
         seen: set[str] = set()
         for record in records:
             if record.kind == qtype and record.service.host not in seen:
                 seen.add(record.service.host)
                 out.append(lookup.address_rr(owner, qtype, record.ttl, record.packed))
-        if out:
-            return out, tier_name
-    return None
+        return out
+
+    tier, found = topology.nearest(site.location, addresses)
+    return (found, tier.name) if found else None
 
 
 def _is_global_name(ctx: backend.Context, name: names.Labels) -> bool:
@@ -273,7 +276,7 @@ def _lookup(ctx: backend.Context, query: wire.Query, edns: _Edns,
 
     records: list[wire.RR] = []
     extra: list[wire.RR] = []
-    tier = "all" if tailored else ""
+    tier = topology.ALL if tailored else ""
     try:
         flat = b"".join(name)
         if b"/" in flat or b"." in flat:

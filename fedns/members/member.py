@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fedns import errors
-from fedns.members import health, informer, topology, transport
+from fedns.members import health, informer, transport
+from placement import topology
 
 KINDS = ("Service", "EndpointSlice", "Node", "Namespace")
 # cluster-wide collections, one informer each
@@ -58,7 +59,7 @@ class MemberSpec:
 
     @property
     def site_name(self) -> str:
-        return self.site or self.name
+        return topology.site_of(self.name, self.site)
 
 
 class Member:
@@ -116,9 +117,11 @@ class Member:
     def synced(self) -> bool:
         return all(inf.synced.is_set() for inf in self.informers.values())
 
-    def topology(self) -> topology.Topology:
-        return topology.resolve(self.name, self.spec.region, self.spec.zone,
-                                self.nodes.values())
+    def topology(self) -> topology.Location:
+        """Where the member sits: its config, else its Nodes' labels (raises
+        :class:`placement.topology.TopologyUnknown`)."""
+        return topology.resolve(self.name, self.nodes.values(), site=self.spec.site,
+                                region=self.spec.region, zone=self.spec.zone)
 
     async def start(self) -> None:
         await self.transport.start()
