@@ -14,7 +14,6 @@ know DNS names or keys (fedns.records does) or map client addresses to sites
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -110,10 +109,21 @@ class Tier:
     zone: str
 
 
-@functools.lru_cache(maxsize=1024)
+_ALL = Tier(ALL, "", "")
+# nearest() runs on every DNS answer to a client in a site: its tiers are built once
+# per place (a plain dict: an lru_cache call costs more than the rest of nearest())
+_tiers: dict[tuple[str, str], tuple[Tier, Tier, Tier]] = {}
+_TIERS_KEPT = 4096
+
+
 def tiers(region: str, zone: str) -> tuple[Tier, Tier, Tier]:
     """The tiers for a client in ``zone`` of ``region``, nearest first."""
-    return Tier(ZONE, region, zone), Tier(REGION, region, ""), Tier(ALL, "", "")
+    found = _tiers.get((region, zone))
+    if found is None:
+        if len(_tiers) >= _TIERS_KEPT:
+            _tiers.clear()
+        found = _tiers[region, zone] = (Tier(ZONE, region, zone), Tier(REGION, region, ""), _ALL)
+    return found
 
 
 def nearest(client: Location, answers: Callable[[Tier], T | None]) -> tuple[Tier, T | None]:
@@ -126,8 +136,10 @@ def nearest(client: Location, answers: Callable[[Tier], T | None]) -> tuple[Tier
     caller pays only for the tiers it needs.
     """
     zone_tier, region_tier, all_tier = tiers(client.region, client.zone)
-    for tier in (zone_tier, region_tier):
-        found = answers(tier)
-        if found:
-            return tier, found
+    found = answers(zone_tier)
+    if found:
+        return zone_tier, found
+    found = answers(region_tier)
+    if found:
+        return region_tier, found
     return all_tier, None

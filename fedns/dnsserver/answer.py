@@ -66,22 +66,23 @@ class _FormErr(Exception):
 # --- nearest answers ---------------------------------------------------------------
 
 
-def _nearest(ctx: backend.Context, name: names.Labels, owner: wire.Name, qtype: int,
+def _nearest(ctx: backend.Context, ref: desired.ServiceRef, owner: wire.Name, qtype: int,
              site: settings_mod.Site) -> tuple[list[wire.RR], str] | None:
     """The nearest tier placement chooses for the site (its zone, else its region) as
-    addresses owned by the query name, with the tier's name; None when the choice is
-    every healthy address (no nearer tier has one of ``qtype``)."""
-    ref = desired.parse_global_name(names.text(name), ctx.apex_name)
-    if ref is None:
-        return None
+    addresses of service ``ref`` owned by the query name, with the tier's name; None
+    when the choice is every healthy address (no nearer tier has one of ``qtype``)."""
+    where = site.location
     try:
-        tier_names = {topology.ZONE: desired.zone_name(ref, ctx.apex_name, site.region, site.zone),
-                      topology.REGION: desired.region_name(ref, ctx.apex_name, site.region)}
+        zone_name = desired.zone_name(ref, ctx.apex_name, where.region, where.zone)
     except desired.skydns.BadName:
-        return None
+        return None  # no tier can be named: every address
 
     def addresses(tier: topology.Tier) -> list[wire.RR] | None:
-        labels = tuple(tier_names[tier.name].encode().split(b"."))
+        # the region's name is only needed when the zone has no answer (and is valid
+        # when the zone's is)
+        tier_name = (zone_name if tier.name == topology.ZONE
+                     else desired.region_name(ref, ctx.apex_name, tier.region))
+        labels = tuple(tier_name.encode().split(b"."))
         try:
             records = backend.services(ctx, labels, False, qtype)
         except (backend.NotFound, backend.Broken):
@@ -94,12 +95,13 @@ def _nearest(ctx: backend.Context, name: names.Labels, owner: wire.Name, qtype: 
                 out.append(lookup.address_rr(owner, qtype, record.ttl, record.packed))
         return out
 
-    tier, found = topology.nearest(site.location, addresses)
+    tier, found = topology.nearest(where, addresses)
     return (found, tier.name) if found else None
 
 
-def _is_global_name(ctx: backend.Context, name: names.Labels) -> bool:
-    return desired.parse_global_name(names.text(name), ctx.apex_name) is not None
+def _global_ref(ctx: backend.Context, name: names.Labels) -> desired.ServiceRef | None:
+    """The service whose global name ``name`` is, or None."""
+    return desired.parse_global_name(names.text(name), ctx.apex_name)
 
 
 # --- EDNS -----------------------------------------------------------------------------
@@ -266,7 +268,9 @@ def _lookup(ctx: backend.Context, query: wire.Query, edns: _Edns,
     # Nearest answers: the ECS network decides, else the packet source.
     site: settings_mod.Site | None = None
     scope = 0
-    tailored = qtype in (wire.T_A, wire.T_AAAA) and bool(settings.sites) and _is_global_name(ctx, name)
+    # the service of a global name, parsed once (the nearest tier's names need it)
+    ref = _global_ref(ctx, name) if qtype in (wire.T_A, wire.T_AAAA) and settings.sites else None
+    tailored = ref is not None
     if tailored:
         if edns.ecs is not None:
             site, scope = settings.site_of_network(edns.ecs[3])
@@ -282,7 +286,8 @@ def _lookup(ctx: backend.Context, query: wire.Query, edns: _Edns,
         if b"/" in flat or b"." in flat:
             raise backend.NotFound  # cannot be a key
         if qtype in (wire.T_A, wire.T_AAAA):
-            nearest = _nearest(ctx, name, owner, qtype, site) if site is not None else None
+            nearest = (_nearest(ctx, ref, owner, qtype, site)
+                       if site is not None and ref is not None else None)
             if nearest is not None:
                 records, tier = nearest
             else:
