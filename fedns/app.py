@@ -97,7 +97,8 @@ class Appliance:
             if topo is None:
                 log.warning("dns.sites.%s: topology of %s unknown yet; ignored", site, where.name)
                 continue
-            sites.append(dns_settings.Site.make(site, topo.region, topo.zone, subnets))
+            sites.append(dns_settings.Site.make(site, topo.region, topo.zone, subnets,
+                                                member=topo.member))
         return dns_settings.Settings(zones=(self.settings.domain,), sites=tuple(sites))
 
     def _checks(self) -> dict[str, str]:
