@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from fedns.cli.run import wait_for_signal
+from fedns.cli.store import add_store_option
 from fedns.dnsserver import daemon
-from fedns.run_command import wait_for_signal
-from fedns.store.command import add_store_option
 
 
 def _site(text: str) -> object:

@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 
 from fedns import store
+from fedns.cli import store as store_command
 from fedns.ipamstore import errors, manager
 from fedns.store import base
-from fedns.store import command as store_command
 from ipam import errors as ipam_errors
 from ipam import pool
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from fedns import errors
-from fedns.ipamstore.command import print_table
+from fedns.cli.pool import print_table
 
 DEFAULT_API = "http://127.0.0.1:8080"
 
