@@ -221,7 +221,8 @@ def _division(doc: Mapping[str, Any], where: str, problems: Problems) -> Divisio
     base = Terms(parsed["weights"].get(ANY, 1), parsed["minReplicas"].get(ANY, 0),
                  parsed["maxReplicas"].get(ANY))
     terms: dict[str, Terms] = {}
-    for member in sorted({m for entries in parsed.values() for m in entries} | {ANY}):
+    named = {m for entries in parsed.values() for m in entries}
+    for member in sorted(named | {ANY} if named else ()):
         t = Terms(parsed["weights"].get(member, base.weight),
                   parsed["minReplicas"].get(member, base.min_replicas),
                   parsed["maxReplicas"].get(member, base.max_replicas))
