@@ -51,7 +51,12 @@ class Share:
 
 
 class _Seat:
-    """A member's next seat in a heap: worth 2w/(2j-1), compared without rounding."""
+    """A member's next seat in a heap, behind its worth rounded to a float.
+
+    Correctly rounded division never inverts an order (a < b gives fl(a) <= fl(b)), so
+    the float decides unless two worths round alike; only then is this exact
+    comparison (and the hash tie-break) consulted.
+    """
 
     __slots__ = ("h", "i", "j", "w")
 
@@ -63,9 +68,13 @@ class _Seat:
         return mine > theirs or (mine == theirs and self.h < other.h)
 
 
+def _entry(i: int, w: int, j: int, h: tuple[int, str]) -> tuple[float, _Seat]:
+    return (-w / (2 * j - 1), _Seat(i, w, j, h))
+
+
 def _count_above(weights: Sequence[int], lo: Sequence[int], hi: Sequence[int],
                  p: int, q: int) -> list[int]:
-    """Per member, how many of its seats in (lo, hi] are worth more than p/q."""
+    """Per member, how many of its seats in (lo, hi] are worth more than p/q, exactly."""
     out = []
     for w, a, b in zip(weights, lo, hi):
         if w <= 0 or b <= a:
@@ -75,6 +84,45 @@ def _count_above(weights: Sequence[int], lo: Sequence[int], hi: Sequence[int],
         last = (-(-2 * w * q // p)) // 2
         out.append(min(max(last, a), b) - a)
     return out
+
+
+def _rough_count(weights: Sequence[int], lo: Sequence[int], hi: Sequence[int],
+                 worth: float) -> int:
+    """About how many seats are worth more than ``worth`` (floats: only a guide)."""
+    total = 0
+    for w, a, b in zip(weights, lo, hi):
+        if w > 0 and b > a:
+            total += min(max(int(w / worth + 0.5), a), b) - a
+    return total
+
+
+def _threshold(weights: Sequence[int], lo: Sequence[int], hi: Sequence[int],
+               k: int) -> list[int]:
+    """The seats worth more than some threshold, at most ``k`` and close to it."""
+    n = len(weights)
+    top = bottom = sum(w for w, a, b in zip(weights, lo, hi) if w > 0 and b > a) / k
+    while _rough_count(weights, lo, hi, top) > k:
+        top *= 2
+    while _rough_count(weights, lo, hi, bottom) <= k:
+        bottom /= 2
+    for _ in range(60):
+        # a member gains at most one seat at any one worth, so the count can jump by up
+        # to n at once (n equal weights): within n of k is as close as it may get
+        if _rough_count(weights, lo, hi, top) >= k - n:
+            break
+        middle = (top + bottom) / 2
+        if not bottom < middle < top:
+            break
+        if _rough_count(weights, lo, hi, middle) <= k:
+            top = middle
+        else:
+            bottom = middle
+    # the exact count decides; the float guide can be a few seats off near the edge
+    while True:
+        counts = _count_above(weights, lo, hi, *top.as_integer_ratio())
+        if sum(counts) <= k:
+            return counts
+        top *= 1.000001
 
 
 def _top(weights: Sequence[int], ties: Sequence[tuple[int, str]], lo: Sequence[int],
@@ -87,32 +135,17 @@ def _top(weights: Sequence[int], ties: Sequence[tuple[int, str]], lo: Sequence[i
     if _BULK * n < k < sum(b - a for w, a, b in zip(weights, lo, hi) if w > 0):
         # The seats worth more than a threshold are always a prefix of the order, so
         # jump there first and let the heap place the last few exactly.
-        top = 2 * max(weights) + 1.0
-        bottom = top / 2
-        while sum(_count_above(weights, lo, hi, *bottom.as_integer_ratio())) <= k:
-            top, bottom = bottom, bottom / 2
-        for _ in range(64):
-            counts = _count_above(weights, lo, hi, *top.as_integer_ratio())
-            if sum(counts) >= k - n:
-                break
-            middle = (top * bottom) ** 0.5
-            if not bottom < middle < top:
-                break
-            if sum(_count_above(weights, lo, hi, *middle.as_integer_ratio())) <= k:
-                top = middle
-            else:
-                bottom = middle
-        taken = _count_above(weights, lo, hi, *top.as_integer_ratio())
+        taken = _threshold(weights, lo, hi, k)
         k -= sum(taken)
-    heap = [_Seat(i, weights[i], lo[i] + taken[i] + 1, ties[i])
+    heap = [_entry(i, weights[i], lo[i] + taken[i] + 1, ties[i])
             for i in range(n) if lo[i] + taken[i] < hi[i]]
     heapq.heapify(heap)
     while k > 0 and heap:
-        seat = heap[0]
+        seat = heap[0][1]
         taken[seat.i] += 1
         k -= 1
         if seat.j < hi[seat.i]:
-            heapq.heapreplace(heap, _Seat(seat.i, seat.w, seat.j + 1, seat.h))
+            heapq.heapreplace(heap, _entry(seat.i, seat.w, seat.j + 1, seat.h))
         else:
             heapq.heappop(heap)
     return taken

@@ -112,3 +112,15 @@ def test_bulk_path_agrees_with_the_plain_rule(weights, total, key):
     share_list = [division.Share(f"m{i}", w, i % 3, None if i % 4 else 40 + i)
                   for i, w in enumerate(weights)]
     assert division.divide(total, share_list, key) == reference(total, share_list, key, None)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data(), st.lists(st.integers(999_000, 1_000_000), min_size=2, max_size=10),
+       st.integers(200, 3000), st.text(max_size=4))
+def test_bulk_path_with_near_ties_and_holdings(data, weights, total, key):
+    # weights within 0.1 % of each other: worths that round alike as floats are common
+    share_list = [division.Share(f"m{i}", w, 0, None if i % 3 else 500)
+                  for i, w in enumerate(weights)]
+    held = {s.name: data.draw(st.integers(0, 300)) for s in share_list}
+    assert division.divide(total, share_list, key, held) == reference(total, share_list, key,
+                                                                      held)
