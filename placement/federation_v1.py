@@ -50,6 +50,8 @@ def _selector(text: str, where: str, problems: Problems) -> labels.Selector:
     except ValueError as err:
         problems.add(where, f"must be a JSON list of requirements: {err}")
         return ()
+    if doc is None:  # Go decodes null into an empty selector: every member
+        return ()
     if not isinstance(doc, list):
         problems.add(where, f"must be a JSON list of requirements, got {text!r}")
         return ()
@@ -83,6 +85,8 @@ def _division(text: str, where: str, problems: Problems) -> policy.Division:
     except ValueError as err:
         problems.add(where, f"must be a JSON object: {err}")
         return policy.Division(policy.DIVIDED)
+    if doc is None:  # Go leaves the preferences at their zero value: nobody named
+        doc = {}
     if not isinstance(doc, Mapping):
         problems.add(where, f"must be a JSON object, got {text!r}")
         return policy.Division(policy.DIVIDED)

@@ -128,3 +128,11 @@ def test_has_annotations():
     assert not federation_v1.has_annotations({}, "Deployment")
     assert not federation_v1.has_annotations({DEP: "{}"}, "ConfigMap")
     assert federation_v1.has_annotations({SEL: "[]"}, "ConfigMap")
+
+
+def test_json_null_reads_as_go_decodes_it():
+    every = federation_v1.from_annotations({SEL: "null"}, "ConfigMap")
+    assert decision.decide(every, [EUROPE, US], "k", None, now=0).members == ("eu", "us")
+    nobody = federation_v1.from_annotations({DEP: "null"}, "Deployment")
+    assert divide({DEP: "null"}, "Deployment", 3, FLEET) == {}
+    assert nobody.division.share("a").weight == 0
