@@ -172,10 +172,3 @@ def from_label_selector(doc: Any, where: str, problems: Problems) -> Selector:
             out.append(req)
     return tuple(out)
 
-
-def to_label_selector(selector: Selector) -> dict[str, Any]:
-    """A Selector as a ``metav1.LabelSelector`` mapping (Gt/Lt kept as expressions)."""
-    expressions = [{"key": r.key, "operator": r.operator, **({"values": list(r.values)}
-                                                              if r.values else {})}
-                   for r in selector]
-    return {"matchExpressions": expressions} if expressions else {}
