@@ -61,6 +61,10 @@ def exit_code(err: errors.FednsError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["--version"]:  # without importing every command (about a second)
+        print(f"fedns {fedns.__version__}")
+        return EXIT_OK
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
