@@ -160,10 +160,13 @@ class Appliance:
                                             resync=self.resync, observers=[view.observe])
         svc = rt.add(services.ServiceController(self.store, s.federation, s.domain, s.dns.ttl,
                                                 view, self.ipam, workers=self.workers))
-        for spec in s.members:
-            self.members[spec.name] = member_mod.Member(
-                spec, on_change=rt.on_change, on_health=rt.on_health,
-                probe_interval=self.probe_interval)
+        for i, spec in enumerate(s.members):
+            try:
+                self.members[spec.name] = member_mod.Member(
+                    spec, on_change=rt.on_change, on_health=rt.on_health,
+                    probe_interval=self.probe_interval)
+            except member_mod.MemberConfigError as err:
+                raise member_mod.MemberConfigError(f"members[{i}].kubeconfig: {err}") from err
         for m in self.members.values():
             await m.start()
             self._stack.push_async_callback(m.stop)
@@ -199,7 +202,7 @@ class Appliance:
         self.api_address = (host, port)
         self._stack.push_async_callback(self.api.stop)
         rt.add(status_controller.StatusController(self.api.storage, view, s.federation,
-                                                  s.domain, after=svc))
+                                                  s.domain, after=svc, refusal=svc.refusal))
         self._tasks.append(asyncio.create_task(rt.follow_store(), name="store-follower"))
         self.elector = leader.Elector(self.store, self.identity, rt.lead, ttl=self.lease_ttl)
         self._tasks.append(asyncio.create_task(self.elector.run(), name="elector"))

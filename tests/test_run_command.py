@@ -70,3 +70,22 @@ def test_a_taken_api_port_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"fedns: api.listen: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_a_member_kubeconfig_that_does_not_exist_names_the_field_and_the_file(tmp_path):
+    missing = tmp_path / "nowhere" / "umich.kubeconfig"
+    result = run(tmp_path, {
+        "federation": "f", "domain": "example.org",
+        "dns": {"listen": "127.0.0.1:0"}, "api": {"listen": "127.0.0.1:0"},
+        "members": [{"name": "umich", "kubeconfig": str(missing), "region": "r", "zone": "z"}]})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"fedns: members[0].kubeconfig: member 'umich': kubeconfig '{missing}': no such file"]
+
+
+def test_version_answers_without_importing_the_commands():
+    probe = ("import sys\nfrom fedns import cli\ncli.main(['--version'])\n"
+             "print(sorted(m for m in ('fedns.app', 'kubernetes', 'aiohttp') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.splitlines()[1] == "[]", result.stdout
