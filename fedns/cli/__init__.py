@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "fedns.cli.pool",
     "fedns.cli.corefile",
     "fedns.cli.member",
+    "fedns.cli.completion",
 ]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
