@@ -3,6 +3,9 @@ config field, exit 2, found before any member is contacted; never a traceback.""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -89,3 +92,50 @@ def test_version_answers_without_importing_the_commands():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stdout.splitlines()[1] == "[]", result.stdout
+
+
+def test_sigterm_to_the_process_group_stops_everything_quietly(etcd, tmp_path):
+    # systemd and `timeout` signal the whole group: the DNS workers must not die first
+    # and be restarted by their parent as if they had crashed
+    config = tmp_path / "fedns.yaml"
+    config.write_text(yaml.safe_dump({
+        "federation": "f", "domain": "example.org", "store": etcd.url,
+        "dns": {"listen": f"127.0.0.1:{procs.free_port()}", "workers": 2},
+        "api": {"listen": f"127.0.0.1:{procs.free_port()}"}}))
+    log = tmp_path / "run.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "fedns.cli", "run", "--config", str(config)],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    try:
+        procs.wait_for(lambda: "DNS on" in log.read_text() or proc.poll() is not None, 60,
+                       "fedns run started")
+        assert proc.poll() is None, log.read_text()
+        workers = [pid for pid in children(proc.pid)
+                   if b"fedns.dnsserver.child" in read_bytes(f"/proc/{pid}/cmdline")]
+        assert len(workers) == 2
+        for pid in workers:  # the parent stops them; SIGTERM to the group must not
+            assert ignored_signals(pid) & (1 << (signal.SIGTERM - 1)), pid
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert " ERROR " not in text and "exited with status" not in text, text
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in read_bytes(f"/proc/{pid}/task/{pid}/children").split()]
+
+
+def ignored_signals(pid: int) -> int:
+    for line in read_bytes(f"/proc/{pid}/status").decode().splitlines():
+        if line.startswith("SigIgn:"):
+            return int(line.split()[1], 16)
+    return 0
