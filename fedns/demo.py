@@ -244,6 +244,18 @@ class Smoke:
         return 1 if self.failures else 0
 
 
+def federation_kubeconfig(members: Any, api_url: str) -> dict[str, Any]:
+    """The members' kubeconfig plus a ``federation`` context (the current one) for the
+    appliance API, which needs no credentials on loopback."""
+    document = cluster.kubeconfig(members)
+    document["clusters"].append({"name": "federation", "cluster": {"server": api_url}})
+    document["users"].append({"name": "federation", "user": {}})
+    document["contexts"].append({"name": "federation",
+                                 "context": {"cluster": "federation", "user": "federation"}})
+    document["current-context"] = "federation"
+    return document
+
+
 def print_try(appliance: app.Appliance, kubeconfig: str) -> None:
     host, port = appliance.dns_address
     api_host, api_port = appliance.api_address
@@ -252,7 +264,9 @@ def print_try(appliance: app.Appliance, kubeconfig: str) -> None:
 fedns demo is running: federation {FEDERATION!r}, domain {DOMAIN!r}
   DNS:        {host}:{port} (udp and tcp)
   API:        http://{api_host}:{api_port}
-  kubeconfig: {kubeconfig} (contexts: umich, uva, ucsd)
+  kubeconfig: {kubeconfig} (contexts: federation (current), umich, uva, ucsd)
+  state:      in this process's memory; reach it through the API (kubectl,
+              fedns status), not fedns pool/ip/store, which need an etcd store
 
 Try:
   dig @{host} -p {port} {name}
@@ -264,7 +278,8 @@ Try:
   dig @{host} -p {port} pending.{NAMESPACE}.{FEDERATION}.svc.{DOMAIN}
   kubectl --kubeconfig {kubeconfig} --context umich get svc
   kubectl --kubeconfig {kubeconfig} --context ucsd describe svc hello
-  kubectl --server http://{api_host}:{api_port} get ippools,members,federatedservices
+  kubectl --kubeconfig {kubeconfig} get ippools,members,federatedservices
+  kubectl --kubeconfig {kubeconfig} patch ippool uva-v4 --type merge -p '{{"spec":{{"draining":true}}}}'
   fedns status --api http://{api_host}:{api_port}
 
 Ctrl-C stops it.""", flush=True)

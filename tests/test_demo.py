@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 
+from tests.integration import harness
 from tests.support import procs
 
 
@@ -54,3 +56,29 @@ def test_the_options_say_what_they_are_for():
                             capture_output=True, text=True, timeout=60, check=True)
     assert "where the DNS server answers" in result.stdout
     assert "where the API" in result.stdout
+
+
+def test_the_demo_kubeconfig_reaches_the_members_and_the_federation(tmp_path):
+    kubeconfig = tmp_path / "kc"
+    dns, api = procs.free_port(), procs.free_port()
+    out = tmp_path / "demo.out"
+    with open(out, "w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fedns.cli", "demo", "--kubeconfig", str(kubeconfig),
+             "--dns-listen", f"127.0.0.1:{dns}", "--api-listen", f"127.0.0.1:{api}"],
+            stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        procs.wait_for(lambda: "Ctrl-C stops it." in out.read_text() or proc.poll() is not None,
+                       60, "the demo running")
+        assert proc.poll() is None, out.read_text()
+        kubectl = [harness.kubectl_binary(), "--kubeconfig", str(kubeconfig)]
+        pools = subprocess.run(kubectl + ["get", "ippools"], capture_output=True, text=True,
+                               timeout=60, check=False)
+        assert pools.returncode == 0 and "umich-v4" in pools.stdout, pools.stderr
+        svc = subprocess.run(kubectl + ["--context", "umich", "get", "svc", "hello"],
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert svc.returncode == 0 and "LoadBalancer" in svc.stdout, svc.stderr
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, out.read_text()
+    finally:
+        procs.stop_process(proc)

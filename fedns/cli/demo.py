@@ -15,7 +15,15 @@ import tempfile
 
 from fedns import app, errors
 from fedns.cli.run import setup_logging, wait_for_signal
-from fedns.demo import MEMBERS, SERVICES, Smoke, create_service, print_try, settings_for
+from fedns.demo import (
+    MEMBERS,
+    SERVICES,
+    Smoke,
+    create_service,
+    federation_kubeconfig,
+    print_try,
+    settings_for,
+)
 from fedns.sim import cluster
 
 
@@ -28,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--api-listen", default="127.0.0.1:8080", metavar="ADDR:PORT",
                         help="where the API (kubectl, fedns status) answers "
                              "(default: %(default)s)")
+    parser.add_argument("--kubeconfig", default="", metavar="PATH",
+                        help="write the kubeconfig here (a context per member, and "
+                             "'federation', the current one, for the appliance API); "
+                             "default: a temporary file removed at exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the appliance does")
     parser.set_defaults(func=_demo)
 
@@ -41,7 +53,7 @@ async def _demo(args: argparse.Namespace) -> int:
         setup_logging(True)
     workdir = tempfile.mkdtemp(prefix="fedns-demo-")
     try:
-        return await _run(args, os.path.join(workdir, "kubeconfig"))
+        return await _run(args, args.kubeconfig or os.path.join(workdir, "kubeconfig"))
     except errors.FednsError as err:
         text = str(err)
         for field, flag in FLAGS.items():
@@ -63,6 +75,8 @@ async def _run(args: argparse.Namespace, kubeconfig: str) -> int:
         appliance = app.Appliance(settings, identity="demo", probe_interval=0.2, lease_ttl=5)
         await appliance.start()
         try:
+            cluster.write_document(federation_kubeconfig(members, appliance.api_url),
+                                   kubeconfig)
             if args.smoke:
                 return await Smoke(appliance, members, kubeconfig).run()
             for service, where in SERVICES.items():

@@ -290,7 +290,12 @@ def kubeconfig(members: Sequence[Member], token: str | None = None) -> dict[str,
 
 def write_kubeconfig(members: Sequence[Member], path: str, token: str | None = None) -> None:
     """Write the kubeconfig atomically (readers never see half a file), mode 0600."""
-    text = yaml.safe_dump(kubeconfig(members, token), sort_keys=False)
+    write_document(kubeconfig(members, token), path)
+
+
+def write_document(document: dict[str, Any], path: str) -> None:
+    """Write a kubeconfig document atomically, mode 0600."""
+    text = yaml.safe_dump(document, sort_keys=False)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=".kubeconfig-", dir=directory)
