@@ -116,7 +116,7 @@ class StatusController(runtime.Controller):
         per_member: dict[str, dict[str, Any]] = {}
         for member, m in self.view.members.items():
             svc = m.services.get(f"{namespace}/{name}")
-            if not state.eligible(svc):
+            if svc is None or not state.eligible(svc):
                 continue
             ips = state.ingress_ips(svc)
             per_member[member] = {"addresses": ips,

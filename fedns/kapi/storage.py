@@ -26,7 +26,7 @@ import dataclasses
 import functools
 import ipaddress
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 from fedns.kapi import apply as server_apply
@@ -705,7 +705,7 @@ class Storage:
 
     async def _watch(self, kind: Kind, namespace: str, *, resource_version: int,
                      labels: selectors.Selector, fields: selectors.FieldSelector,
-                     initial: bool, encoded: bool) -> AsyncIterator[WatchEvent]:
+                     initial: bool, encoded: bool) -> AsyncGenerator[WatchEvent, None]:
         prefix = self.collection_key(kind, namespace)
         start = resource_version + 1 if resource_version else 0
         everything = not labels and not fields
