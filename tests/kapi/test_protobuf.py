@@ -59,6 +59,39 @@ def entry(key: str, value: str | bytes) -> bytes:
                           msg((1, 0), (2, msg((1, "uid-1"))), (4, "Background"))),
                  {"gracePeriodSeconds": 0, "preconditions": {"uid": "uid-1"},
                   "propagationPolicy": "Background"}, id="delete-options"),
+    pytest.param(envelope("apps/v1", "Deployment", msg(
+        (1, msg((1, "web"), (8, b""), (11, entry("app", "web")))),
+        (2, msg((1, 0), (2, msg((1, entry("app", "web")))),
+                (3, msg((1, msg((11, entry("app", "web")))),
+                        (2, msg((2, msg((1, "nginx"), (2, "nginx:1.27"),
+                                        (6, msg((3, 80), (4, "TCP"))),
+                                        (8, msg()))))))),
+                (4, b""), (5, 0))))),
+                 {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "web", "labels": {"app": "web"}},
+                  "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                           "template": {"metadata": {"labels": {"app": "web"}},
+                                        "spec": {"containers": [{
+                                            "name": "nginx", "image": "nginx:1.27",
+                                            "ports": [{"containerPort": 80,
+                                                       "protocol": "TCP"}],
+                                            "resources": {}}]}},
+                           "strategy": {}}},
+                 id="deployment-pointer-zero-kept-plain-zero-dropped"),
+    pytest.param(envelope("policy/v1", "PodDisruptionBudget", msg(
+        (1, msg((1, "pdb"))), (2, msg((1, msg((1, 1), (3, "50%"))),
+                                     (3, msg((1, 0), (2, 2))))))),
+                 {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                  "metadata": {"name": "pdb"},
+                  "spec": {"minAvailable": "50%", "maxUnavailable": 2}},
+                 id="int-or-string"),
+    pytest.param(envelope("authentication.k8s.io/v1", "SelfSubjectReview", msg(
+        (1, msg((1, ""))),
+        (2, msg((1, msg((1, "me"), (4, entry("k", msg((1, "a"), (1, "b")))))))))),
+                 {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+                  "metadata": {}, "status": {"userInfo": {"username": "me",
+                                                          "extra": {"k": ["a", "b"]}}}},
+                 id="slice-message-is-a-list"),
 ])
 def test_decode(body, expected):
     assert protobuf.decode(body) == expected
@@ -66,8 +99,8 @@ def test_decode(body, expected):
 
 @pytest.mark.parametrize(("body", "error"), [
     pytest.param(b"{}", protobuf.BadProtobuf, id="no-magic"),
-    pytest.param(envelope("apps/v1", "Deployment", b""), protobuf.UnsupportedKind,
-                 id="unsupported-kind"),
+    pytest.param(envelope("fedns.io/v1alpha1", "IPPool", b""), protobuf.UnsupportedKind,
+                 id="custom-kind"),
     pytest.param(protobuf.MAGIC + b"\x0a\x05ab", protobuf.BadProtobuf, id="truncated"),
 ])
 def test_decode_refuses(body, error):
