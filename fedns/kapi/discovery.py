@@ -18,6 +18,7 @@ import platform
 import sys
 from typing import Any
 
+from fedns.kapi import subresources
 from fedns.kapi.registry import Kind, Registry
 
 Obj = dict[str, Any]
@@ -81,10 +82,13 @@ def api_resource_list(registry: Registry, group: str, version: str) -> Obj:
         if kind.categories:
             entry["categories"] = list(kind.categories)
         resources.append(entry)
-        if kind.status:
-            resources.append({"name": f"{kind.plural}/status", "singularName": "",
-                              "namespaced": kind.namespaced, "kind": kind.kind,
-                              "verbs": STATUS_VERBS})
+        for name, response, verbs in subresources.discovery(kind):
+            sub: Obj = {"name": f"{kind.plural}/{name}", "singularName": "",
+                        "namespaced": kind.namespaced, "kind": response["kind"],
+                        "verbs": verbs}
+            if response["group"] != kind.group:
+                sub["group"], sub["version"] = response["group"], response["version"]
+            resources.append(sub)
     return {"kind": "APIResourceList", "apiVersion": "v1",
             "groupVersion": _group_version(group, version), "resources": resources}
 
@@ -99,9 +103,10 @@ def _aggregated_resource(kind: Kind) -> Obj:
         entry["shortNames"] = list(kind.short_names)
     if kind.categories:
         entry["categories"] = list(kind.categories)
-    if kind.status:
-        entry["subresources"] = [{"subresource": "status", "responseKind": kind.gvk(),
-                                  "verbs": STATUS_VERBS}]
+    found = subresources.discovery(kind)
+    if found:
+        entry["subresources"] = [{"subresource": name, "responseKind": response,
+                                  "verbs": verbs} for name, response, verbs in found]
     return entry
 
 

@@ -28,6 +28,19 @@ from fedns.kapi import tables
 Obj = dict[str, Any]
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+CREATE_ONLY = ("create",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """Where a kind keeps what its ``scale`` subresource (autoscaling/v1 Scale) shows:
+    JSON paths as a CRD's ``subresources.scale`` names them.  Without
+    ``label_selector_path`` the selector is rendered from ``.spec.selector``, as for
+    Deployments, ReplicaSets and StatefulSets."""
+
+    spec_replicas_path: str = ".spec.replicas"
+    status_replicas_path: str = ".status.replicas"
+    label_selector_path: str = ""
 
 
 class DuplicateKind(errors.UsageError):
@@ -64,6 +77,15 @@ class Kind:
     prepare: Callable[[Any, Obj | None, Obj | None], Awaitable[Claims]] | None = None
     description: str = ""
     schema_name: str = ""  # OpenAPI component name; derived when empty
+    verbs: tuple[str, ...] = VERBS
+    scale: Scale | None = None  # serves <plural>/scale (autoscaling/v1 Scale)
+    # a create-only review kind (SelfSubjectAccessReview): POST answers review(body),
+    # nothing is stored
+    review: Callable[[Obj], Obj] | None = None
+    # OpenAPI v3 schema of a custom kind (from its CRD); built-in kinds use the
+    # upstream schemas (fedns.kapi.schemas)
+    schema: Obj | None = None
+    preserve_unknown: bool = False  # a custom kind keeps fields its schema does not name
 
     @functools.cached_property  # read several times per request; a Kind never changes
     def api_version(self) -> str:
@@ -76,10 +98,6 @@ class Kind:
     @property
     def singular_name(self) -> str:
         return self.singular or self.kind.lower()
-
-    @property
-    def verbs(self) -> tuple[str, ...]:
-        return VERBS
 
     @property
     def qualified(self) -> str:
@@ -117,6 +135,13 @@ class Registry:
         self._kinds[key] = kind
         self._group_versions = None
         return kind
+
+    def remove(self, kind: Kind) -> None:
+        """Stop serving ``kind`` (a deleted CRD's version)."""
+        key = (kind.group, kind.version, kind.plural)
+        if self._kinds.get(key) is kind:
+            del self._kinds[key]
+            self._group_versions = None
 
     def lookup(self, group: str, version: str, plural: str) -> Kind | None:
         return self._kinds.get((group, version, plural))

@@ -34,6 +34,7 @@ from fedns.kapi import (
     selectors,
     status,
     storage,
+    subresources,
     tables,
 )
 from fedns.kapi.registry import Kind
@@ -242,7 +243,7 @@ class Server:
             raise status.path_not_found()
         name = rest[1] if len(rest) > 1 else ""
         subresource = rest[2] if len(rest) > 2 else ""
-        if subresource and not (subresource == "status" and kind.status):
+        if subresource and not subresources.serves(kind, subresource):
             raise status.path_not_found()
         return Target(kind, namespace, name, subresource, watch)
 
@@ -301,6 +302,12 @@ class Server:
         method, query = request.method, request.query
         kind = target.kind
         dry_run = query.get("dryRun") == "All"
+        if subresources.handled_here(kind, target.subresource):
+            code, answer = await subresources.handle(
+                self.storage, method, kind, target.namespace, target.name, target.subresource,
+                lambda: self._body(request, allow_list=method == "PATCH"),
+                request.headers.get("Content-Type", "").split(";")[0].strip(), dry_run)
+            return respond(answer, code)
         if method in ("GET", "HEAD"):
             if target.name:
                 if target.watch:

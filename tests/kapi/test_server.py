@@ -53,7 +53,9 @@ SVC = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
 @pytest.mark.parametrize(("path", "names"), [
     pytest.param("/api", [""], id="core"),
     pytest.param("/apis", ["apps", "batch", "autoscaling", "networking.k8s.io",
-                           "discovery.k8s.io", "fedns.io"], id="groups"),
+                           "discovery.k8s.io", "storage.k8s.io", "rbac.authorization.k8s.io",
+                           "policy", "apiextensions.k8s.io", "authorization.k8s.io",
+                           "authentication.k8s.io", "fedns.io"], id="groups"),
 ])
 async def test_aggregated_discovery(http, path, names):
     async with http.get(path, headers={"Accept": AGGREGATED}) as response:
