@@ -125,6 +125,7 @@ class Registry:
     def __init__(self, kinds: Iterable[Kind] = ()) -> None:
         self._kinds: dict[tuple[str, str, str], Kind] = {}
         self._group_versions: list[tuple[str, str]] | None = None  # until add() changes it
+        self.generation = 0  # goes up on every add and remove: caches of documents key on it
         for kind in kinds:
             self.add(kind)
 
@@ -134,6 +135,7 @@ class Registry:
             raise DuplicateKind(f"{kind.plural} in {kind.api_version} is already registered")
         self._kinds[key] = kind
         self._group_versions = None
+        self.generation += 1
         return kind
 
     def remove(self, kind: Kind) -> None:
@@ -142,6 +144,7 @@ class Registry:
         if self._kinds.get(key) is kind:
             del self._kinds[key]
             self._group_versions = None
+            self.generation += 1
 
     def lookup(self, group: str, version: str, plural: str) -> Kind | None:
         return self._kinds.get((group, version, plural))

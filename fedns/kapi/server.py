@@ -28,7 +28,9 @@ from aiohttp import web
 from fedns import errors
 from fedns.kapi import (
     discovery,
+    fieldvalidation,
     objects,
+    openapi,
     protobuf,
     registry,
     selectors,
@@ -114,6 +116,7 @@ class Server:
         self.storage = storage.Storage(store, self.registry, prefix=prefix, settings=settings)
         self.token = token
         self.bookmark_interval = bookmark_interval
+        self.openapi = openapi.Documents(self.registry)
         self.host = ""
         self.port = 0
         self.scheme = "http"
@@ -226,7 +229,20 @@ class Server:
             raise status.path_not_found()
         if method not in ("GET", "HEAD") and not request.can_read_body and method != "DELETE":
             raise status.bad_request("the request body is empty")
-        return await self._resource(request, target)
+        if method not in ("POST", "PUT", "PATCH"):
+            return await self._resource(request, target)
+        warnings: list[str] = []
+        how = fieldvalidation.directive(request.query.get("fieldValidation", ""))
+        directive_token = fieldvalidation.DIRECTIVE.set(how)
+        warnings_token = fieldvalidation.WARNINGS.set(warnings)
+        try:
+            response = await self._resource(request, target)
+        finally:
+            fieldvalidation.DIRECTIVE.reset(directive_token)
+            fieldvalidation.WARNINGS.reset(warnings_token)
+        for text in warnings:
+            response.headers.add("Warning", fieldvalidation.warning_header(text))
+        return response
 
     def _target(self, group: str, version: str, rest: list[str]) -> Target:
         watch = False
@@ -277,24 +293,32 @@ class Server:
         return respond(discovery.api_group_list(self.registry))
 
     def _openapi(self, request: web.Request, rest: list[str]) -> web.Response:
+        if rest == ["v2"]:
+            accept = request.headers.get("Accept", "")
+            if accept and "protobuf" in accept and not any(
+                    media.split(";")[0].strip() in (JSON, "*/*", "application/*")
+                    for media in accept.split(",")):
+                # kube-apiserver also serves only JSON to a client that takes only JSON
+                raise status.ApiError(406, "NotAcceptable",
+                                      "only the following media types are accepted: "
+                                      "application/json")
+            return respond(self.openapi.v2())
         if rest[:1] != ["v3"]:
-            raise status.path_not_found()  # v2 is protobuf-only for kubectl: 404 it
+            raise status.path_not_found()
         if len(rest) == 1:
-            return respond(discovery.openapi_root(self.registry))
-        path = "/".join(rest[1:])
-        for group, version in self.registry.group_versions():
-            if discovery.openapi_path(group, version) == path:
-                document = discovery.openapi_document(self.registry, group, version)
-                digest = discovery.document_hash(document)
-                headers = {"Etag": f'"{digest}"'}
-                if request.query.get("hash") == digest:
-                    headers["Cache-Control"] = "public, immutable"
-                    headers["Expires"] = "Thu, 31 Dec 2099 23:59:59 GMT"
-                response = respond(document, headers=headers)
-                if request.query.get("hash") == digest:
-                    response.headers["Cache-Control"] = "public, immutable"
-                return response
-        raise status.path_not_found()
+            return respond(self.openapi.root())
+        found = self.openapi.v3("/".join(rest[1:]))
+        if found is None:
+            raise status.path_not_found()
+        data, digest = found
+        headers = {"Etag": f'"{digest}"'}
+        if request.query.get("hash") == digest:
+            # the hash names this exact document: clients may keep it for good
+            headers["Expires"] = "Thu, 31 Dec 2099 23:59:59 GMT"
+        response = respond(data, headers=headers)
+        if request.query.get("hash") == digest:
+            response.headers["Cache-Control"] = "public, immutable"
+        return response
 
     # -- resources -----------------------------------------------------------
 
