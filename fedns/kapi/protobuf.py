@@ -60,7 +60,7 @@ class UnsupportedKind(BadProtobuf):
     """The kind is not one kapi decodes from protobuf."""
 
 
-Field = tuple[str, bool, bool, str]  # json name, repeated, map, type
+Field = tuple[str, str, str]  # json name, form ("", "*" repeated, "{" map, "^" inline), type
 
 
 @functools.cache
@@ -80,9 +80,8 @@ def message(name: str) -> dict[int, Field] | None:
     table: dict[int, Field] = {}
     for entry in spec.split():
         number, json_name, kind = entry.split(":", 2)
-        repeated = kind.startswith("*")
-        is_map = kind.startswith("{")
-        table[int(number)] = (json_name, repeated, is_map, kind.lstrip("*").strip("{}"))
+        form = kind[0] if kind[0] in "*{^" else ""
+        table[int(number)] = (json_name, form, kind.lstrip("*^").strip("{}"))
     return table
 
 
@@ -240,12 +239,15 @@ def decode_message(data: bytes, name: str) -> Any:
         field = table.get(number)
         if field is None:
             continue  # a field newer than our tables: ignore, as proto2 does
-        json_name, repeated, is_map, kind = field
-        if is_map:
+        json_name, form, kind = field
+        if form == "^":  # a Go struct JSON inlines: its fields are the parent's
+            inner = decode_message(value if isinstance(value, bytes) else b"", kind)
+            result.update(inner)
+        elif form == "{":
             entry = dict(fields(value if isinstance(value, bytes) else b""))
             key = _scalar("string", entry.get(1, b""))
             result.setdefault(json_name, {})[key] = _value(kind, entry.get(2, b""))
-        elif repeated:
+        elif form == "*":
             items = result.setdefault(json_name, [])
             if isinstance(value, bytes) and kind not in ("string", "bytes") and \
                     kind not in _SPECIAL and message(kind) is None:

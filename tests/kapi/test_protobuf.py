@@ -92,6 +92,15 @@ def entry(key: str, value: str | bytes) -> bytes:
                   "metadata": {}, "status": {"userInfo": {"username": "me",
                                                           "extra": {"k": ["a", "b"]}}}},
                  id="slice-message-is-a-list"),
+    pytest.param(envelope("networking.k8s.io/v1", "Ingress", msg(
+        (1, msg((1, "ing"))),
+        (2, msg((3, msg((1, "foo.com"),
+                        (2, msg((1, msg((1, msg((1, "/bar"), (3, "Prefix"))))))))))))),
+                 {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                  "metadata": {"name": "ing"},
+                  "spec": {"rules": [{"host": "foo.com", "http": {"paths": [
+                      {"path": "/bar", "pathType": "Prefix"}]}}]}},
+                 id="inline-struct-merged-into-parent"),
 ])
 def test_decode(body, expected):
     assert protobuf.decode(body) == expected
