@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fedns.kapi import clusterprinters, reviews
+from fedns.kapi import clusterprinters, crds, reviews
 from fedns.kapi.registry import CREATE_ONLY, Kind, Scale
 
 Obj = dict[str, Any]
@@ -103,7 +103,8 @@ KINDS: tuple[Kind, ...] = (
          status=True, printer=_P.POD_DISRUPTION_BUDGET, strategic=True),
     Kind("apiextensions.k8s.io", "v1", "customresourcedefinitions",
          "CustomResourceDefinition", namespaced=False, short_names=("crd", "crds"),
-         categories=("api-extensions",), status=True, printer=_P.CREATED, strategic=True),
+         categories=("api-extensions",), status=True, printer=_P.CREATED, strategic=True,
+         default=crds.default_crd, validate=crds.validate_crd),
     Kind("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
          namespaced=False, verbs=CREATE_ONLY, review=reviews.access_review),
     Kind("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview",

@@ -68,9 +68,17 @@ def _stub(kind: Kind) -> Obj:
             "x-kubernetes-group-version-kind": [kind.gvk()]}
 
 
-def _schemas(kinds: list[Kind], refs: str) -> tuple[Obj, dict[Kind, str]]:
-    """The component schemas of ``kinds`` and the component name of each kind."""
-    names: dict[Kind, str] = {}
+GVR = tuple[str, str, str]
+
+
+def _gvr(kind: Kind) -> GVR:
+    return (kind.group, kind.version, kind.plural)
+
+
+def _schemas(kinds: list[Kind], refs: str) -> tuple[Obj, dict[GVR, str]]:
+    """The component schemas of ``kinds`` and the component name of each kind (by
+    group, version and plural: a Kind holding a schema is not hashable)."""
+    names: dict[GVR, str] = {}
     upstream: list[str] = [PATCH]
     extra: Obj = {}
     for kind in kinds:
@@ -85,7 +93,7 @@ def _schemas(kinds: list[Kind], refs: str) -> tuple[Obj, dict[Kind, str]]:
         else:
             name = kind.component
             extra[name] = _stub(kind)
-        names[kind] = name
+        names[_gvr(kind)] = name
     found = schemas.components(tuple(sorted(set(upstream))), refs)
     found.setdefault(PATCH, {"type": "object", "description": "Patch is provided to give a "
                              "concrete name and type to the Kubernetes PATCH request body."})
@@ -163,7 +171,7 @@ def document(registry: Registry, group: str, version: str) -> Obj:
     components, names = _schemas(kinds, V3_REFS)
     paths: Obj = {}
     for kind in kinds:
-        paths.update(_paths(kind, "/" + path_of(group, version), names[kind], v2=False))
+        paths.update(_paths(kind, "/" + path_of(group, version), names[_gvr(kind)], v2=False))
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": discovery.GIT_VERSION},
             "paths": paths, "components": {"schemas": components}}
 
@@ -175,7 +183,7 @@ def swagger(registry: Registry) -> Obj:
     paths: Obj = {}
     for kind in kinds:
         prefix = "/" + path_of(kind.group, kind.version)
-        paths.update(_paths(kind, prefix, names[kind], v2=True))
+        paths.update(_paths(kind, prefix, names[_gvr(kind)], v2=True))
     return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": discovery.GIT_VERSION},
             "paths": paths, "definitions": definitions}
 

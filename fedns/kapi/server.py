@@ -27,6 +27,7 @@ from aiohttp import web
 
 from fedns import errors
 from fedns.kapi import (
+    crds,
     discovery,
     fieldvalidation,
     objects,
@@ -117,6 +118,8 @@ class Server:
         self.token = token
         self.bookmark_interval = bookmark_interval
         self.openapi = openapi.Documents(self.registry)
+        self.crds = crds.Sync(self.storage, self.registry)
+        self._following: asyncio.Future[None] | None = None
         self.host = ""
         self.port = 0
         self.scheme = "http"
@@ -141,6 +144,7 @@ class Server:
         """Listen on ``host:port`` (0: a free port), HTTPS with ``ssl_context``;
         returns the bound port."""
         self._stopping = asyncio.Event()
+        await self.crds.resync()  # the custom kinds of stored CRDs, before the first request
         runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None,
                                shutdown_timeout=1.0)
         await runner.setup()
@@ -151,6 +155,7 @@ class Server:
             await runner.cleanup()
             raise errors.CannotListen.because(f"{host}:{port}", err) from err
         self._runner = runner
+        self._following = asyncio.ensure_future(self.crds.run())
         sockets = [s for s in runner.addresses]
         self.host = host
         self.port = int(sockets[0][1]) if sockets else port
@@ -160,6 +165,10 @@ class Server:
     async def stop(self) -> None:
         """End watches, close the port.  The Store stays open (it is the caller's)."""
         self._stopping.set()
+        if self._following is not None:
+            following, self._following = self._following, None
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -227,8 +236,21 @@ class Server:
             target = self._target(group, version, parts[3:])
         else:
             raise status.path_not_found()
-        if method not in ("GET", "HEAD") and not request.can_read_body and method != "DELETE":
+        if method not in ("GET", "HEAD") and not request.can_read_body and method != "DELETE" \
+                and target.subresource not in subresources.POD_STREAMS:
             raise status.bad_request("the request body is empty")
+        if target.kind.group == crds.GROUP and target.kind.plural == crds.PLURAL and \
+                method not in ("GET", "HEAD"):
+            # a CRD write serves its kinds before it returns, as clients expect
+            try:
+                return await self._write(request, target)
+            finally:
+                await self.crds.resync()
+        return await self._write(request, target)
+
+    async def _write(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """A write under the request's fieldValidation, its warnings as headers."""
+        method = request.method
         if method not in ("POST", "PUT", "PATCH"):
             return await self._resource(request, target)
         warnings: list[str] = []
