@@ -131,24 +131,24 @@ def validate_crd(new: Obj, old: Obj | None) -> list[tuple[str, str]]:
     name = str((new.get("metadata") or {}).get("name", ""))
     if names.get("plural") and spec.get("group") and \
             name != f"{names['plural']}.{spec['group']}":
-        causes.append(("metadata.name", f'Invalid value: "{name}": must be '
-                                        'spec.names.plural+"."+spec.group'))
+        causes.append(("metadata.name", (f'Invalid value: "{name}": must be '
+                                        'spec.names.plural+"."+spec.group')))
     if spec.get("scope") not in (None, "Namespaced", "Cluster"):
-        causes.append(("spec.scope", f'Unsupported value: "{spec.get("scope")}": supported '
-                                     'values: "Cluster", "Namespaced"'))
+        causes.append(("spec.scope", (f'Unsupported value: "{spec.get("scope")}": supported '
+                                     'values: "Cluster", "Namespaced"')))
     versions = [v for v in spec.get("versions") or [] if isinstance(v, dict)]
     if not versions:
-        causes.append(("spec.versions", "Invalid value: null: must have exactly one version "
-                                        "marked as storage version"))
+        causes.append(("spec.versions", ("Invalid value: null: must have exactly one version "
+                                        "marked as storage version")))
     elif sum(1 for v in versions if v.get("storage")) != 1:
-        causes.append(("spec.versions", "Invalid value: must have exactly one version marked "
-                                        "as storage version"))
+        causes.append(("spec.versions", ("Invalid value: must have exactly one version marked "
+                                        "as storage version")))
     if old is not None:
         old_spec = old.get("spec") or {}
         for field in ("group",):
             if old_spec.get(field) != spec.get(field):
-                causes.append((f"spec.{field}", f'Invalid value: "{spec.get(field)}": field is '
-                                                "immutable"))
+                causes.append((f"spec.{field}", (f'Invalid value: "{spec.get(field)}": field is '
+                                                "immutable")))
     return causes
 
 
@@ -218,7 +218,7 @@ class Sync:
                 raise
             except status.ApiError:
                 continue  # compacted: relist
-            except Exception:  # noqa: BLE001 - keep serving; try again shortly
+            except Exception:  # keep serving; try again shortly
                 log.exception("kapi: following CRDs failed")
                 await asyncio.sleep(1.0)
 

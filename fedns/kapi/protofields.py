@@ -6,8 +6,6 @@ Each entry is ``number:jsonName:type``; ``*type`` is repeated, ``{type}`` a
 map with string keys, ``^type`` a Go struct JSON inlines into its parent.
 """
 
-# ruff: noqa: E501
-
 MESSAGES: dict[str, str] = {
     'apps.v1.ControllerRevision': '1:metadata:meta.v1.ObjectMeta 2:data:runtime.RawExtension 3:revision:int64',
     'apps.v1.DaemonSet': '1:metadata:meta.v1.ObjectMeta 2:spec:apps.v1.DaemonSetSpec 3:status:apps.v1.DaemonSetStatus',

@@ -161,7 +161,6 @@ def render(paths: list[str]) -> str:
            "Each entry is ``number:jsonName:type``; ``*type`` is repeated, ``{type}`` a",
            "map with string keys, ``^type`` a Go struct JSON inlines into its parent.",
            '"""', "",
-           "# ruff: noqa: E501", "",
            "MESSAGES: dict[str, str] = {"]
     for name in keep:
         out.append(f"    {name!r}: {' '.join(messages[name])!r},")

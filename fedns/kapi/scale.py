@@ -74,8 +74,8 @@ def replicas_of(kind: Kind, name: str, scale: Obj) -> int:
         raise status.bad_request(f"Scale.spec.replicas must be an integer, not {replicas!r}")
     if replicas < 0:
         raise status.invalid("Scale", "autoscaling", name, [
-            ("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal "
-                              "to 0")])
+            ("spec.replicas", (f"Invalid value: {replicas}: must be greater than or equal "
+                              "to 0"))])
     return replicas
 
 

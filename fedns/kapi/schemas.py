@@ -38,7 +38,7 @@ def release_dir() -> str:
     spec = importlib.util.find_spec(PACKAGE)  # located, not imported: it pulls jsonschema
     if spec is None or not spec.submodule_search_locations:
         raise SchemasMissing(f"install {PACKAGE} (pip install kubernetes-validate)")
-    root = os.path.join(list(spec.submodule_search_locations)[0], "kubernetes-json-schema")
+    root = os.path.join(next(iter(spec.submodule_search_locations)), "kubernetes-json-schema")
     found = []
     for name in os.listdir(root) if os.path.isdir(root) else []:
         matched = _RELEASE.match(name)

@@ -15,13 +15,13 @@ from fedns import kapi
 from fedns.kapi import builtin, fieldvalidation
 from fedns.store import memory
 
-DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+DEPLOY: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
                    "template": {"metadata": {"labels": {"app": "web"}},
                                 "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
-CRD = {
+CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
     "metadata": {"name": "widgets.example.com"},
     "spec": {"group": "example.com", "scope": "Namespaced",
@@ -154,17 +154,18 @@ async def test_scale_get_put_patch(http):
     assert deployment["spec"]["replicas"] == 5
 
 
-def _python_client_scale(url: str) -> list[int]:
+def _python_client_scale(url: str) -> list[Any]:
     config = kubernetes.client.Configuration()
     config.host = url
     apps = kubernetes.client.AppsV1Api(kubernetes.client.ApiClient(config))
-    seen = [apps.read_namespaced_deployment_scale("web", "default").spec.replicas]
+    seen: list[Any] = [apps.read_namespaced_deployment_scale("web", "default").to_dict()]
     apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 3}})
-    seen.append(apps.read_namespaced_deployment_scale("web", "default").spec.replicas)
+    seen.append(apps.read_namespaced_deployment_scale("web", "default").to_dict())
     body = apps.read_namespaced_deployment_scale("web", "default")
-    body.spec.replicas = 0
-    seen.append(apps.replace_namespaced_deployment_scale("web", "default", body).spec.replicas)
-    seen.append(apps.read_namespaced_deployment("web", "default").spec.replicas)
+    body.spec = kubernetes.client.V1ScaleSpec(replicas=0)
+    seen.append(apps.replace_namespaced_deployment_scale("web", "default", body).to_dict())
+    seen.append(apps.read_namespaced_deployment("web", "default").to_dict())
+    seen = [item["spec"]["replicas"] for item in seen]
     return seen
 
 
