@@ -1,12 +1,13 @@
 """The HTTP surface of kapi: kube-apiserver's REST paths over :mod:`fedns.kapi.storage`.
 
-``Server(store, registry, token=None)`` serves discovery, OpenAPI v3, health, and
-for every registered kind get/list/watch/create/update/patch/delete(collection) and
-the status subresource, with Table output, watch-list (``sendInitialEvents``),
-bookmarks and a minimal server-side apply.  It answers JSON only: protobuf in ``Accept`` gets JSON (the clients also
-list it); protobuf request bodies are decoded for Namespace, ConfigMap, Secret and
-DeleteOptions (what ``kubectl create ns|cm|secret`` and Helm send), else 415.  Server-side
-apply is not implemented (415).  ``start(host, port)`` returns the bound port;
+``Server(store, registry, token=None)`` serves discovery, OpenAPI v3 and v2, health,
+and for every registered kind get/list/watch/create/update/patch/delete(collection),
+the status and scale subresources, with Table output, watch-list
+(``sendInitialEvents``), bookmarks, server-side apply and ``fieldValidation``
+(warnings as ``Warning`` headers).  The kinds of stored CRDs are served from
+``start()`` on and follow CRD writes.  It answers JSON only: protobuf in ``Accept``
+gets JSON (the clients also list it); protobuf request bodies are decoded
+(:mod:`fedns.kapi.protobuf`).  ``start(host, port)`` returns the bound port;
 ``stop()`` ends open watches and closes the port, so a new Server over the same
 Store can take the port again.
 """
