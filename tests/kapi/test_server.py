@@ -322,11 +322,17 @@ async def test_watch_ends_when_the_client_goes_away(server):
     store = server.storage.store
     loop = asyncio.get_running_loop()
 
+    # the server's own watch (it follows the CRDs) stays; count the others
+    deadline = loop.time() + 5
+    while not store._watchers and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    own = len(store._watchers)
+
     async def watchers(wanted: int) -> int:
         deadline = loop.time() + 5
-        while len(store._watchers) != wanted and loop.time() < deadline:
+        while len(store._watchers) - own != wanted and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        return len(store._watchers)
+        return len(store._watchers) - own
 
     for _ in range(3):
         async with aiohttp.ClientSession() as session, \
