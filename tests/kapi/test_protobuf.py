@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from fedns.kapi import protobuf
 
@@ -115,3 +119,56 @@ def test_decode(body, expected):
 def test_decode_refuses(body, error):
     with pytest.raises(error):
         protobuf.decode(body)
+
+
+PROTO = """
+syntax = "proto2";
+package k8s.io.api.example.v1;
+import "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto";
+
+// Thing is a kind.
+message Thing {
+  // Standard object's metadata.
+  optional .k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1;
+  optional ThingSpec spec = 2;
+}
+
+message ThingSpec {
+  repeated string tags = 1;
+  map<string, string> labels = 2;
+  optional ThingValue thingValue = 3;
+}
+
+message ThingValue {
+  optional int32 size = 1;
+}
+
+// +protobuf.nullable=true
+message Names {
+  repeated string items = 1;
+}
+"""
+
+
+def test_protogen_reads_generated_proto(tmp_path):
+    from fedns.kapi import protogen
+
+    messages, slices = protogen.parse(PROTO)
+    assert messages["example.v1.ThingSpec"] == [
+        "1:tags:*string", "2:labels:{string}", "3:thingValue:example.v1.ThingValue"]
+    assert slices == {"example.v1.Names"}
+    protogen.mark_inline(messages, {"io.k8s.api.example.v1.ThingSpec": {
+        "properties": {"tags": {}, "labels": {}, "size": {}}}})
+    assert messages["example.v1.ThingSpec"][2] == "3:thingValue:^example.v1.ThingValue"
+
+
+@hypothesis.given(data=st.dictionaries(st.text(min_size=1, max_size=8),
+                                       st.text(max_size=8), max_size=5),
+                  binary=st.dictionaries(st.text(min_size=1, max_size=8),
+                                         st.binary(max_size=8), max_size=3))
+def test_configmap_maps_round_trip(data, binary):
+    raw = msg((1, msg((1, "c"))), *[(2, entry(k, v)) for k, v in data.items()],
+              *[(3, entry(k, v)) for k, v in binary.items()])
+    decoded = protobuf.decode(envelope("v1", "ConfigMap", raw))
+    assert decoded.get("data", {}) == data
+    assert {k: base64.b64decode(v) for k, v in decoded.get("binaryData", {}).items()} == binary
