@@ -124,14 +124,21 @@ def definition_name(message: str) -> str:
 
 
 def mark_inline(messages: dict[str, list[str]], definitions: dict[str, dict]) -> None:
-    """Prefix with ``^`` the fields that JSON inlines: absent from the definition's
-    properties while the fields of their own message are present."""
+    """Prefix with ``^`` the fields that JSON inlines (absent from the definition's
+    properties while the fields of their own message are present), and give the
+    JSON spelling to names that differ only in case."""
     for name, fields in messages.items():
         properties = (definitions.get(definition_name(name)) or {}).get("properties")
         if not properties:
             continue
         for index, field in enumerate(fields):
             number, json_name, kind = field.split(":", 2)
+            if json_name not in properties:
+                # a few proto names differ from the JSON tag only in case (uID -> uid)
+                same = [p for p in properties if p.lower() == json_name.lower()]
+                if len(same) == 1:
+                    json_name = same[0]
+                    fields[index] = field = f"{number}:{json_name}:{kind}"
             if json_name in properties or kind.startswith(("*", "{")) or kind in SCALARS:
                 continue
             inner = [f.split(":", 2)[1] for f in messages.get(kind, [])]

@@ -172,3 +172,20 @@ def test_configmap_maps_round_trip(data, binary):
     decoded = protobuf.decode(envelope("v1", "ConfigMap", raw))
     assert decoded.get("data", {}) == data
     assert {k: base64.b64decode(v) for k, v in decoded.get("binaryData", {}).items()} == binary
+
+
+def test_every_table_name_is_a_json_field():
+    """The generated tables spell each field as the JSON schema does (or mark it
+    inline), so a decoded body carries no field kube-apiserver would call unknown."""
+    from fedns.kapi import protofields, protogen, schemas
+
+    definitions = schemas.definitions()
+    wrong = []
+    for name, spec in protofields.MESSAGES.items():
+        properties = (definitions.get(protogen.definition_name(name)) or {}).get("properties")
+        if not properties:
+            continue
+        wrong += [(name, entry) for entry in spec.split()
+                  if not entry.split(":", 2)[2].startswith("^")
+                  and entry.split(":", 2)[1] not in properties]
+    assert wrong == []
