@@ -14,13 +14,17 @@ What clients look for:
   types, as it does against a cluster whose spec it does not use for patching.
 
 :class:`Documents` renders each document once per registry generation (a CRD added
-or removed starts a new one) and keeps the encoded bytes.  Pure.
+or removed starts a new one) and keeps the encoded bytes; registries of the same
+kinds (the members of one ``fedns sim``) share them.  Pure.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fedns.kapi import discovery, objects, schemas
@@ -192,8 +196,33 @@ def digest(data: bytes) -> str:
     return hashlib.sha512(data).hexdigest()[:64].upper()
 
 
+def signature(kinds: list[Kind]) -> str:
+    """What the documents of ``kinds`` depend on, as a digest: servers whose registries
+    hold the same kinds (the members of one ``fedns sim``) share their documents."""
+    parts = [[k.group, k.version, k.plural, k.kind, k.namespaced, k.review is None,
+              k.description, k.component, k.schema] for k in kinds]
+    return hashlib.sha256(objects.dumps(parts)).hexdigest()
+
+
+_SHARED: collections.OrderedDict[tuple[str, str], bytes] = collections.OrderedDict()
+_SHARED_SIZE = 64  # documents kept for the whole process, least recently used dropped
+
+
+def _shared(key: tuple[str, str], render: Callable[[], Obj]) -> bytes:
+    data = _SHARED.get(key)
+    if data is None:
+        data = _SHARED[key] = objects.dumps(render())
+        while len(_SHARED) > _SHARED_SIZE:
+            _SHARED.popitem(last=False)
+    else:
+        _SHARED.move_to_end(key)
+    return data
+
+
 class Documents:
-    """Encoded OpenAPI documents of ``registry``, rendered once per generation."""
+    """Encoded OpenAPI documents of ``registry``, rendered once per generation of the
+    registry and shared, through a small process-wide cache, with every registry of
+    the same kinds."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -214,7 +243,9 @@ class Documents:
         if path not in self._v3:
             for group, version in self.registry.group_versions():
                 if path_of(group, version) == path:
-                    data = objects.dumps(document(self.registry, group, version))
+                    key = (path, signature(self.registry.kinds(group, version)))
+                    data = _shared(key, functools.partial(document, self.registry, group,
+                                                          version))
                     self._v3[path] = (data, digest(data))
                     break
             else:
@@ -233,5 +264,6 @@ class Documents:
     def v2(self) -> bytes:
         self._fresh()
         if self._v2 is None:
-            self._v2 = objects.dumps(swagger(self.registry))
+            key = ("v2", signature(self.registry.kinds()))
+            self._v2 = _shared(key, lambda: swagger(self.registry))
         return self._v2

@@ -13,6 +13,7 @@ import pytest
 
 from fedns import kapi
 from fedns.kapi import builtin, fieldvalidation
+from fedns.kapi import registry as kapi_registry
 from fedns.store import memory
 
 DEPLOY: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
@@ -204,9 +205,9 @@ async def test_pod_streams_say_there_are_no_containers(http, method, sub, pod, c
 # -- CRDs --------------------------------------------------------------------------------
 
 async def test_crd_serves_its_kind_until_deleted(server, http):
-    status, crd, _ = await call(http, "POST",
-                                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CRD)
-    assert status == 201
+    status, crd, warnings = await call(
+        http, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CRD)
+    assert (status, warnings) == (201, [])  # the CRD itself is valid against kube's schema
     assert {c["type"]: c["status"] for c in crd["status"]["conditions"]} == {
         "NamesAccepted": "True", "Established": "True"}
     async with http.get("/apis", headers={
@@ -266,3 +267,16 @@ async def test_crd_validation(http, change, field):
                                  {**CRD, **change})
     assert status == 422
     assert field in [c["field"] for c in body["details"]["causes"]]
+
+
+def test_registries_of_the_same_kinds_share_their_documents():
+    from fedns.kapi import openapi
+
+    one, two = openapi.Documents(builtin.registry()), openapi.Documents(builtin.registry())
+    first, second = one.v3("apis/apps/v1"), two.v3("apis/apps/v1")
+    assert first is not None and second is not None
+    assert first[0] is second[0]  # one copy in memory
+    other = builtin.registry()
+    other.add(kapi_registry.Kind("apps", "v1", "gadgets", "Gadget"))
+    third = openapi.Documents(other).v3("apis/apps/v1")
+    assert third is not None and third[1] != first[1]
