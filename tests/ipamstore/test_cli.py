@@ -25,8 +25,8 @@ pytestmark = pytest.mark.etcd
 _SHIM = textwrap.dedent("""
     import sys
     from fedns import cli
-    if "fedns.ipamstore.command" not in cli.COMMAND_MODULES:
-        cli.COMMAND_MODULES.append("fedns.ipamstore.command")
+    if "fedns.cli.pool" not in cli.COMMAND_MODULES:
+        cli.COMMAND_MODULES.append("fedns.cli.pool")
     sys.exit(cli.main(sys.argv[1:]))
 """)
 

@@ -16,10 +16,9 @@ from typing import Any
 
 import yaml
 
-from fedns import store
+from fedns.cli import store as store_command
 from fedns.ipamstore import errors, manager
 from fedns.store import base
-from fedns.store import command as store_command
 from ipam import errors as ipam_errors
 from ipam import pool
 
@@ -89,7 +88,7 @@ def read_pool_file(path: str) -> list[pool.Pool]:
 
 
 async def _open(args: argparse.Namespace) -> tuple[base.Store, manager.IPAM]:
-    st = await store.open_store(args.store)
+    st = await store_command.open_shared(args.store)
     ipam = manager.IPAM(st, {})
     try:
         await ipam.start()
@@ -105,6 +104,7 @@ async def _close(st: base.Store, ipam: manager.IPAM) -> None:
 
 
 async def _apply(args: argparse.Namespace) -> int:
+    store_command.shared_url(args.store)  # no store to act on: say so before anything
     pools = read_pool_file(args.filename)  # before touching the Store: bad file, no write
     st, ipam = await _open(args)
     try:
