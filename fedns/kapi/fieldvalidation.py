@@ -127,11 +127,25 @@ def _strict_text(found: list[tuple[str, str]]) -> str:
     return "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p, _ in found)
 
 
+def go_value(value: Any) -> str:
+    """``value`` as Go's ``%+v`` prints a decoded JSON value: ``map[a:1 b:[x y]]``."""
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_value(v)}" for k, v in sorted(value.items())) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(go_value(v) for v in value) + "]"
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def check(kind: Kind, obj: Obj, operation: str, name: str = "", namespace: str = "",
           patch: Any = None) -> None:
     """Apply the request's directive to ``obj`` (changed in place: unknown fields are
-    dropped).  ``operation`` is create, update, patch or apply; ``patch`` is the
-    patch body, quoted in a refused patch's message."""
+    dropped).  ``operation`` is create, update, patch or apply.  A refused patch quotes,
+    as kube-apiserver does, a strategic merge patch (``patch``, in Go's map form) or
+    else the patched object (JSON)."""
     how = DIRECTIVE.get()
     if how is None:
         return
@@ -143,16 +157,17 @@ def check(kind: Kind, obj: Obj, operation: str, name: str = "", namespace: str =
                 f"failed to create typed patch object ({namespace}/{name}; {gvk}): "
                 + "; ".join(f"{p}: field not declared in schema" for _, p in found)))
         return
+    quoted = "" if operation != "patch" or how != "Strict" else (
+        go_value(patch) if patch is not None else json.dumps(obj, separators=(",", ":")))
     found = unknown(kind, obj, prune=True)
     if not found:
         return
     if how == "Strict":
         if operation == "patch":
-            value = json.dumps(patch, separators=(",", ":"))
-            raise status.ApiError(422, "Invalid", (
-                f' "" is invalid: patch: Invalid value: "{value}": {_strict_text(found)}'),
-                {"causes": [{"reason": "FieldValueInvalid", "field": "patch",
-                             "message": f'Invalid value: "{value}": {_strict_text(found)}'}]})
+            cause = f"Invalid value: {json.dumps(quoted)}: {_strict_text(found)}"
+            raise status.ApiError(422, "Invalid", f' "" is invalid: patch: {cause}',
+                                  {"causes": [{"reason": "FieldValueInvalid", "field": "patch",
+                                               "message": cause}]})
         raise status.bad_request(f'{kind.kind} in version "{kind.version}" cannot be handled '
                                  f"as a {kind.kind}: {_strict_text(found)}")
     if how == "Warn":

@@ -423,7 +423,8 @@ class Storage:
             if wanted and wanted != str(kv.mod_revision):
                 raise status.conflict(kind.plural, kind.group, name)
             self._check_type(kind, patched)
-            fieldvalidation.check(kind, patched, "patch", patch=body)
+            fieldvalidation.check(kind, patched, "patch",
+                                  patch=body if patch_type == STRATEGIC_PATCH else None)
             try:
                 return await self._replace(kind, kv, current, patched, subresource, dry_run)
             except _Raced:

@@ -136,3 +136,11 @@ def test_prune_removes_what_it_reports():
     found = fieldvalidation.unknown(_builtin("deployments"), obj, prune=True)
     assert [path for path, _ in found] == ["spec.bogus", "extra"]
     assert obj == {"spec": {"replicas": 1}}
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ({"spec": {"bogus": 1, "a": [1, "x"]}}, "map[spec:map[a:[1 x] bogus:1]]"),
+    ({"k": None, "b": True}, "map[b:true k:<nil>]"),
+])
+def test_go_value_prints_like_go(value, text):
+    assert fieldvalidation.go_value(value) == text
