@@ -144,8 +144,8 @@ BINDING = Printer(
 
 NETWORK_POLICY = Printer(
     (NAME, Column("Pod-Selector"), AGE),
-    lambda obj, now: [_name(obj), selectors.label_selector_to_string(
-        (obj.get("spec") or {}).get("podSelector")), _age(obj, now)])
+    lambda obj, now: [_name(obj), selectors.format_label_selector(
+        (obj.get("spec") or {}).get("podSelector") or {}), _age(obj, now)])
 
 
 def _budget_row(obj: Obj, now: Now) -> tables.Cells:

@@ -61,6 +61,8 @@ def _kind(plural):
     pytest.param("roles", {}, ["x", CREATED], id="role-created-at"),
     pytest.param("networkpolicies", {"spec": {"podSelector": {"matchLabels": {"app": "a"}}}},
                  ["x", "app=a", "5m"], id="netpol"),
+    pytest.param("networkpolicies", {"spec": {"podSelector": {}}}, ["x", "<none>", "5m"],
+                 id="netpol-every-pod"),
     pytest.param("poddisruptionbudgets", {"spec": {"maxUnavailable": "25%"},
                                           "status": {"disruptionsAllowed": 2}},
                  ["x", "N/A", "25%", 2, "5m"], id="pdb"),
