@@ -64,7 +64,7 @@ def _claim_row(obj: Obj, now: Now) -> tables.Cells:
     phase = status.get("phase") or ""
     if meta(obj).get("deletionTimestamp"):
         phase = "Terminating"
-    bound = phase == "Bound"
+    bound = bool(spec.get("volumeName"))  # printers.go: capacity once a volume is named
     capacity = str((status.get("capacity") or {}).get("storage", "")) if bound else ""
     modes = access_modes(status.get("accessModes")) if bound else ""
     return [_name(obj), phase, spec.get("volumeName") or "", capacity, modes,
