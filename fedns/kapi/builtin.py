@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fedns.kapi import objects, printers, services
+from fedns.kapi import clusterkinds, objects, printers, services
 from fedns.kapi.registry import Kind, Registry
 
 Obj = dict[str, Any]
@@ -109,6 +109,7 @@ def validate_namespace(new: Obj, old: Obj | None) -> list[tuple[str, str]]:
 
 def default_secret(obj: Obj) -> None:
     obj.setdefault("type", "Opaque")
+    clusterkinds.merge_string_data(obj)
 
 
 def validate_endpointslice(new: Obj, old: Obj | None) -> list[tuple[str, str]]:
@@ -181,5 +182,6 @@ KINDS: tuple[Kind, ...] = (
 
 
 def registry() -> Registry:
-    """A new registry with every built-in kind."""
-    return Registry(KINDS)
+    """A new registry with every built-in kind (and the scale subresource on the
+    scalable workloads)."""
+    return Registry(clusterkinds.with_scale(kind) for kind in KINDS + clusterkinds.KINDS)

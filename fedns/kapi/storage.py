@@ -30,7 +30,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 from fedns.kapi import apply as server_apply
-from fedns.kapi import objects, patch, registry, selectors, status, strategic
+from fedns.kapi import fieldvalidation, objects, patch, registry, selectors, status, strategic
 from fedns.kapi.registry import Kind
 from fedns.store import base
 
@@ -204,6 +204,7 @@ class Storage:
         """Create ``obj`` (not changed, unless ``owned``: the caller gives it away)."""
         new = obj if owned else copy.deepcopy(obj)
         self._check_type(kind, new)
+        fieldvalidation.check(kind, new, "create")
         meta = objects.meta(new)
         namespace = self._check_namespace(kind, namespace, meta)
         if not meta.get("name") and meta.get("generateName"):
@@ -376,6 +377,7 @@ class Storage:
         """Replace the object with ``obj`` (not changed, unless ``owned``)."""
         incoming = obj if owned else copy.deepcopy(obj)
         self._check_type(kind, incoming)
+        fieldvalidation.check(kind, incoming, "update")
         meta = objects.meta(incoming)
         if meta.get("name") and meta["name"] != name:
             raise status.bad_request(f"the name of the object ({meta['name']}) does not match "
@@ -421,6 +423,8 @@ class Storage:
             if wanted and wanted != str(kv.mod_revision):
                 raise status.conflict(kind.plural, kind.group, name)
             self._check_type(kind, patched)
+            fieldvalidation.check(kind, patched, "patch",
+                                  patch=body if patch_type == STRATEGIC_PATCH else None)
             try:
                 return await self._replace(kind, kv, current, patched, subresource, dry_run)
             except _Raced:
@@ -441,6 +445,7 @@ class Storage:
             raise status.bad_request("an apply body must be an object")
         intent = copy.deepcopy(body)
         self._check_type(kind, intent)
+        fieldvalidation.check(kind, intent, "apply", name, namespace)
         meta = objects.meta(intent)
         if meta.get("name") and meta["name"] != name:
             raise status.bad_request(f"the name of the object ({meta['name']}) does not match "
