@@ -21,11 +21,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import datetime
 import ipaddress
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -58,7 +59,7 @@ class MemberSpec:
     region: str
     zone: str
     nodes: int = NODES_PER_MEMBER
-    behaviour: runtime.Settings = runtime.Settings()
+    behaviour: runtime.Settings = dataclasses.field(default_factory=runtime.Settings)
 
 
 def default_topology(name: str) -> tuple[str, str]:
@@ -179,8 +180,10 @@ class Member:
     serves HTTPS (needed with a token: kubectl sends no credentials over HTTP)."""
 
     def __init__(self, spec: MemberSpec, token: str | None = None,
-                 host: str = "127.0.0.1", certificate: tls.Certificate | None = None) -> None:
+                 host: str = "127.0.0.1", certificate: tls.Certificate | None = None, *,
+                 clock: Callable[[], datetime.datetime] = runtime.utc_now) -> None:
         self.spec = spec
+        self.clock = clock  # the controllers' time (CronJob schedules); tests inject it
         self.token = token
         self.host = host
         self.certificate = certificate
@@ -216,7 +219,7 @@ class Member:
             await seed(self.storage, self.spec)
             self._seeded = True
         if self.controllers is None:
-            self.controllers = controllers.build(self.storage, self.spec.behaviour)
+            self.controllers = controllers.build(self.storage, self.spec.behaviour, self.clock)
             await self.controllers.start()
         context = self.certificate.server_context() if self.certificate else None
         loop = asyncio.get_running_loop()

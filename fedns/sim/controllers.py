@@ -12,7 +12,17 @@ import datetime
 from collections.abc import Callable
 
 from fedns.kapi import storage
-from fedns.sim import deployment, endpointslice, gc, kubelet, replicaset, runtime, scheduler
+from fedns.sim import (
+    deployment,
+    endpointslice,
+    gc,
+    jobs,
+    kubelet,
+    replicaset,
+    runtime,
+    scheduler,
+    statefulset,
+)
 
 
 def build(store: storage.Storage, settings: runtime.Settings | None = None,
@@ -22,6 +32,13 @@ def build(store: storage.Storage, settings: runtime.Settings | None = None,
     rt.add(kubelet.Kubelet(rt))
     rt.add(replicaset.ReplicaSets(rt))
     rt.add(deployment.Deployments(rt))
+    for plural, group, controller in (
+            ("statefulsets", "apps", statefulset.StatefulSets),
+            ("daemonsets", "apps", statefulset.DaemonSets),
+            ("jobs", "batch", jobs.Jobs),
+            ("cronjobs", "batch", jobs.CronJobs)):
+        if rt.has(plural, group):
+            rt.add(controller(rt))
     rt.add(endpointslice.EndpointSlices(rt))
     rt.add(gc.GarbageCollector(rt))
     return rt

@@ -63,7 +63,7 @@ def surge_and_unavailable(d: Obj) -> tuple[int, int]:
 
 def revision(obj: Obj) -> int:
     try:
-        return int(meta.annotations(obj).get(REVISION, "0"))
+        return int(meta.annotations_of(obj).get(REVISION, "0"))
     except ValueError:
         return 0
 
@@ -106,7 +106,7 @@ class Deployments(runtime.Controller):
         found = [self.sets.get(*k) for k in self.by_owner.get(meta.uid(d), ())]
         return sorted((rs for rs in found if rs is not None), key=_created)
 
-    async def reconcile(self, k: meta.Key) -> float | None:
+    async def reconcile(self, k: runtime.Key) -> float | None:
         d = self.deployments.get(*k)
         if d is None or meta.deleting(d):
             return None
@@ -146,9 +146,9 @@ class Deployments(runtime.Controller):
         else:
             new_rs, olds = await self._roll(d, new_rs, olds, replicas, surge, unavailable)
         olds = await self._clean_history(d, olds)
-        if int(meta.annotations(d).get(REVISION, "0") or 0) != revision(new_rs):
+        if int(meta.annotations_of(d).get(REVISION, "0") or 0) != revision(new_rs):
             changed = dict(d, metadata=dict(meta.meta(d), annotations=dict(
-                meta.annotations(d), **{REVISION: str(revision(new_rs))})))
+                meta.annotations_of(d), **{REVISION: str(revision(new_rs))})))
             d = await self.runtime.update(self.kind, changed)
         return await self._sync_status(d, new_rs, olds, reason)
 
@@ -157,7 +157,7 @@ class Deployments(runtime.Controller):
     def _annotations(self, d: Obj, rs_revision: int, history: str = "") -> dict[str, str]:
         surge, _ = surge_and_unavailable(d)
         replicas = int((d.get("spec") or {}).get("replicas", 1))
-        found = {k: v for k, v in meta.annotations(d).items() if k not in _NOT_COPIED}
+        found = {k: v for k, v in meta.annotations_of(d).items() if k not in _NOT_COPIED}
         found.update({DESIRED: str(replicas), MAX: str(replicas + surge),
                       REVISION: str(rs_revision)})
         if history:
@@ -201,21 +201,21 @@ class Deployments(runtime.Controller):
         """The current template's ReplicaSet holds the newest revision (a rollback
         moves an old one to the front and records where it was)."""
         mine = revision(rs)
-        history = meta.annotations(rs).get(HISTORY, "")
+        history = meta.annotations_of(rs).get(HISTORY, "")
         if mine <= top:
             history = f"{history},{mine}" if history else str(mine) if mine else ""
             mine = top + 1
         wanted = self._annotations(d, mine, history)
-        if all(meta.annotations(rs).get(k) == v for k, v in wanted.items()):
+        if all(meta.annotations_of(rs).get(k) == v for k, v in wanted.items()):
             return rs
         changed = dict(rs, metadata=dict(meta.meta(rs), annotations=dict(
-            meta.annotations(rs), **wanted)))
+            meta.annotations_of(rs), **wanted)))
         return await self.runtime.update(self.rs_kind, changed)
 
     async def _scale(self, rs: Obj, replicas: int, d: Obj) -> Obj:
         surge, _ = surge_and_unavailable(d)
         want = int((d.get("spec") or {}).get("replicas", 1))
-        annotations = dict(meta.annotations(rs), **{DESIRED: str(want),
+        annotations = dict(meta.annotations_of(rs), **{DESIRED: str(want),
                                                     MAX: str(want + surge)})
         changed = dict(rs, metadata=dict(meta.meta(rs), annotations=annotations),
                        spec=dict(rs.get("spec") or {}, replicas=replicas))

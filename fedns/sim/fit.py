@@ -20,7 +20,7 @@ from fedns.sim import meta
 
 Obj = dict[str, Any]
 
-_SUFFIX = {"": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+_SUFFIX: dict[str, Decimal | int] = {"": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
            "P": 10**15, "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
            "Pi": 2**50, "Ei": 2**60}
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+)(e[+-]?[0-9]+|[a-zA-Z]*)$")
@@ -104,7 +104,7 @@ def tolerates(pod: Obj, taint: Obj) -> bool:
     return False
 
 
-def _node_affinity(pod: Obj, node: Obj) -> bool:
+def node_affinity(pod: Obj, node: Obj) -> bool:
     spec = pod.get("spec") or {}
     if not meta.map_matches(spec.get("nodeSelector"), meta.labels(node)):
         return False
@@ -136,12 +136,12 @@ def reasons(pod: Obj, node: Obj, used: Request) -> list[str]:
     if spec.get("unschedulable") and not tolerates(
             pod, {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}):
         return ["node(s) were unschedulable"]
-    if not _node_affinity(pod, node):
+    if not node_affinity(pod, node):
         return ["node(s) didn't match Pod's node affinity/selector"]
     for taint in spec.get("taints") or []:
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(pod, taint):
-            return [f"node(s) had untolerated taint {{{taint.get('key')}: "
-                    f"{taint.get('value', '')}}}"]
+            return [(f"node(s) had untolerated taint {{{taint.get('key')}: "
+                     f"{taint.get('value', '')}}}")]
     if not node_ready(node):
         return ["node(s) were not ready"]
     room = allocatable(node) - used

@@ -128,7 +128,7 @@ class Kubelet(runtime.Controller):
                 return candidate
         return ""  # the range is full: the Pod runs without an IP, as with a full IPAM
 
-    async def reconcile(self, k: meta.Key) -> float | None:
+    async def reconcile(self, k: runtime.Key) -> float | None:
         pod = self.pods.get(*k)
         if pod is None or meta.deleting(pod) or meta.pod_phase(pod) in meta.TERMINAL:
             return None
@@ -139,7 +139,7 @@ class Kubelet(runtime.Controller):
         uid = meta.uid(pod)
         clock = time.monotonic()
         node_ready = fit.node_ready(node)
-        forced = meta.annotations(pod).get(PHASE, "")
+        forced = meta.annotations_of(pod).get(PHASE, "")
         status = pod.get("status") or {}
         running = meta.pod_phase(pod) == "Running"
         if forced in meta.TERMINAL and (running or node_ready):
@@ -160,7 +160,7 @@ class Kubelet(runtime.Controller):
             if left is not None and left <= 0:
                 await self._finish(pod, node, "Succeeded")
                 return None
-        ready = node_ready and meta.annotations(pod).get(READY, "true") != "false"
+        ready = node_ready and meta.annotations_of(pod).get(READY, "true") != "false"
         if ready != meta.pod_ready(pod):
             new = dict(status)
             self._set_ready(pod, new, ready)
@@ -171,7 +171,7 @@ class Kubelet(runtime.Controller):
         if not runs_to_completion(pod):
             return None
         try:
-            seconds = float(meta.annotations(pod).get(RUN_SECONDS,
+            seconds = float(meta.annotations_of(pod).get(RUN_SECONDS,
                                                       self.runtime.settings.run_seconds))
         except ValueError:
             seconds = self.runtime.settings.run_seconds
@@ -215,7 +215,7 @@ class Kubelet(runtime.Controller):
                 pod, False, {"terminated": {"exitCode": 0, "reason": "Completed",
                                             "startedAt": now, "finishedAt": now}},
                 "initContainers")
-        ready = node_ready and meta.annotations(pod).get(READY, "true") != "false"
+        ready = node_ready and meta.annotations_of(pod).get(READY, "true") != "false"
         self._set_ready(pod, status, ready)
         await self.runtime.update_status(self.pods_kind, pod, status)
 

@@ -43,7 +43,7 @@ def labels(obj: Obj) -> dict[str, str]:
     return meta(obj).get("labels") or {}
 
 
-def annotations(obj: Obj) -> dict[str, str]:
+def annotations_of(obj: Obj) -> dict[str, str]:
     return meta(obj).get("annotations") or {}
 
 

@@ -111,7 +111,7 @@ class ReplicaSets(runtime.Controller):
             if pod is not None and ref is not None and ref.get("kind") == "ReplicaSet":
                 self.enqueue((meta.key(pod)[0], str(ref.get("name", ""))))
 
-    async def reconcile(self, k: meta.Key) -> float | None:
+    async def reconcile(self, k: runtime.Key) -> float | None:
         rs = self.sets.get(*k)
         if rs is None:
             return None

@@ -101,7 +101,7 @@ class Informer:
         for handler in self.handlers:
             try:
                 handler(old, new)
-            except Exception:  # noqa: BLE001 - one bad handler must not stop the cache
+            except Exception:  # one bad handler must not stop the cache
                 log.exception("handler of %s failed", self.kind.plural)
 
     async def run(self) -> None:
@@ -124,10 +124,10 @@ class Informer:
                         k = meta.key(event.object)
                         if self._gone.get(k, -1) <= event.revision:
                             self._gone.pop(k, None)
-                        old = self.cache.get(k)
-                        if old is not None and meta.version(old) <= event.revision:
+                        cached = self.cache.get(k)
+                        if cached is not None and meta.version(cached) <= event.revision:
                             del self.cache[k]
-                            self._notify(old, None)
+                            self._notify(cached, None)
             except status.ApiError as err:
                 if err.code != 410:
                     raise
@@ -166,7 +166,7 @@ class Controller:
                 if err.code not in (404, 409, 410, 422, 500, 504):
                     log.warning("%s %s: %s", self.name, "/".join(k), err)
                 self.queue.add_rate_limited(k)
-            except Exception:  # noqa: BLE001 - a controller keeps running, as upstream
+            except Exception:  # a controller keeps running, as upstream
                 log.exception("%s %s failed", self.name, "/".join(k))
                 self.queue.add_rate_limited(k)
             else:
@@ -236,11 +236,8 @@ class Runtime:
             controller.queue.shutdown()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping anyway
-                pass
+        # stopping anyway: what a cancelled task raised no longer matters
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
     async def idle(self, timeout: float = 10.0) -> bool:

@@ -37,7 +37,7 @@ class Scheduler(runtime.Controller):
         self.pods = rt.watch("pods", "", self._on_pod)
         self.nodes = rt.watch("nodes", "", self._on_node)
         self.used: dict[str, fit.Request] = {}
-        self.waiting: set[meta.Key] = set()
+        self.waiting: set[runtime.Key] = set()
 
     def _needs(self, pod: Obj) -> bool:
         spec = pod.get("spec") or {}
@@ -65,7 +65,7 @@ class Scheduler(runtime.Controller):
         for k in self.waiting:
             self.enqueue(k)
 
-    async def reconcile(self, k: meta.Key) -> float | None:
+    async def reconcile(self, k: runtime.Key) -> float | None:
         pod = self.pods.get(*k)
         if pod is None or not self._needs(pod):
             self.waiting.discard(k)
