@@ -90,7 +90,8 @@ async def wait_deployment(sim: Member, name: str, replicas: int, timeout: float 
     async def check() -> Obj | None:
         d = await sim.get("deployments", name, "apps")
         return d if available(replicas)(d) else None
-    return await aio.until(check, timeout, f"deployment {name} available")
+    found: Obj = await aio.until(check, timeout, f"deployment {name} available")  # type: ignore[arg-type]
+    return found
 
 
 async def test_deployment_becomes_available_with_upstream_status(sim):
