@@ -128,7 +128,7 @@ async def run(url: str, pid: int, requests: int, rounds: int, replicas: int = 0,
                                                             cpu_seconds)
             ratio = f"{per_pod / create:5.1f}x Service create" if create else \
                 "Service create below the clock tick"
-            print(f"{'Deployment to Available':22s} {per_pod:6.3f} ms per Pod ({replicas} "
+            print(f"{'Deployment available':22s} {per_pod:6.3f} ms per Pod ({replicas} "
                   f"replicas, {wall:.1f} s wall)  {ratio}")
     if pods:
         per_service, per_pod = await workloads.memory_case(workdir, pods)

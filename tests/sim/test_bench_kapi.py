@@ -13,5 +13,5 @@ def test_a_tiny_run_reports_every_phase():
                             capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for what in ("GET /healthz (peer)", "Service create", "EndpointSlice create",
-                 "Service status PATCH", "Deployment to Available", "Memory per Running Pod"):
+                 "Service status PATCH", "Deployment available", "Memory per Running Pod"):
         assert any(line.startswith(what) for line in result.stdout.splitlines()), what
