@@ -97,8 +97,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
     controls = control.ControlServer(members, settings.token)
     try:
         await cluster.wait_ready(members)
-        cluster.write_kubeconfig(members, settings.kubeconfig, settings.token)
         await controls.start("127.0.0.1", settings.control_port)
+        # no await from here to the prints: once the kubeconfig exists, they are out
+        cluster.write_kubeconfig(members, settings.kubeconfig, settings.token)
         for member in members:
             print(f"member {member.name}: {member.url} (region {member.spec.region}, "
                   f"zone {member.spec.zone}, context {member.name})", flush=True)
