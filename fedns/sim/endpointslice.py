@@ -93,11 +93,14 @@ class EndpointSlices(runtime.Controller):
         obj = new if new is not None else old
         assert obj is not None
         namespace = meta.key(obj)[0]
-        if new is None:
+        # only Services that select Pods: a Pod event looks at these, not at every one
+        if new is None or not selects(new):
             self.in_namespace.get(namespace, set()).discard(meta.key(obj))
         else:
             self.in_namespace.setdefault(namespace, set()).add(meta.key(obj))
-        self.enqueue(meta.key(obj))
+        if new is None or selects(new) or (old is not None and selects(old)) or \
+                self.of_service.get(meta.key(obj)):
+            self.enqueue(meta.key(obj))
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         obj = new if new is not None else old
@@ -116,7 +119,7 @@ class EndpointSlices(runtime.Controller):
         if old is not None and new is not None and \
                 meta.labels(old).get(ZONE) == meta.labels(new).get(ZONE):
             return
-        for keys in self.in_namespace.values():
+        for keys in list(self.in_namespace.values()):
             for k in keys:
                 self.enqueue(k)
 
