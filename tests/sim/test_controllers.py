@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fedns.controller import state
 from fedns.kapi import status
 from fedns.sim import cluster, fit, meta, runtime, trouble
 from tests.support import aio
@@ -301,6 +302,7 @@ async def test_endpointslices_follow_ready_pods(sim):
         slices = await slices_of(sim)
         return slices if len(ready_endpoints(slices)) == 3 else None
     (found,) = await aio.until(three, 10, "3 ready endpoints")
+    assert state.slice_ready(found)  # what fedns's members health reads
     assert found["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     assert found["addressType"] == "IPv4"
     assert found["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == \
@@ -324,7 +326,8 @@ async def test_endpointslices_follow_ready_pods(sim):
     async def empty() -> list[Obj] | None:
         slices = await slices_of(sim)
         return slices if len(slices) == 1 and not slices[0].get("endpoints") else None
-    await aio.until(empty, 10, "no endpoints")
+    (placeholder,) = await aio.until(empty, 10, "no endpoints")
+    assert not state.slice_ready(placeholder)
     await sim.delete("services", "web")
 
     async def no_slices() -> bool:
