@@ -225,10 +225,18 @@ CRONJOB = Printer((NAME, Column("Schedule"), Column("Timezone"), Column("Suspend
 
 
 def _job_status(obj: Obj) -> str:
-    for condition in _status(obj).get("conditions") or []:
-        if condition.get("status") == "True" and condition.get("type") in (
-                "Complete", "Failed", "Suspended", "FailureTarget", "SuccessCriteriaMet"):
-            return str(condition["type"])
+    """printJob's precedence: Complete, Failed, Terminating, Suspended, FailureTarget,
+    SuccessCriteriaMet, else Running (a Job has several of them at once)."""
+    true = {c.get("type") for c in _status(obj).get("conditions") or []
+            if c.get("status") == "True"}
+    for kind in ("Complete", "Failed"):
+        if kind in true:
+            return kind
+    if meta(obj).get("deletionTimestamp"):
+        return "Terminating"
+    for kind in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if kind in true:
+            return kind
     return "Running"
 
 
