@@ -178,24 +178,21 @@ class EndpointSlices(runtime.Controller):
         for ports, endpoints in self.desired(service):
             body = {"addressType": families[0], "endpoints": endpoints, "ports": list(ports)}
             current = existing.pop(0) if existing else None
+            if current is not None and current.get("addressType") != families[0]:
+                await self.runtime.delete(self.kind, current)  # immutable: make a new one
+                current = None
             if current is None:
                 await self.runtime.create(self.kind, {
                     "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                     "metadata": {"generateName": f"{name}-", "namespace": namespace,
-                                 "labels": labels,
+                                 "labels": dict(labels),
                                  "ownerReferences": [meta.owner_ref(service)]},
                     **body})
             elif any(current.get(f) != v for f, v in body.items()) or \
-                    meta.labels(current) != labels or current.get("addressType") != families[0]:
-                if current.get("addressType") != families[0]:
-                    await self.runtime.delete(self.kind, current)
-                    existing.insert(0, {})  # placeholder: create anew on the next pass
-                    self.enqueue(k)
-                    continue
+                    meta.labels(current) != labels:
                 changed = dict(current, **body)
                 changed["metadata"] = dict(meta.meta(current), labels=labels)
                 await self.runtime.update(self.kind, changed)
         for extra in existing:
-            if extra:
-                await self.runtime.delete(self.kind, extra)
+            await self.runtime.delete(self.kind, extra)
         return None
