@@ -87,7 +87,7 @@ def available(replicas: int):
     return check
 
 
-async def wait_deployment(sim: Member, name: str, replicas: int, timeout: float = 10) -> Obj:
+async def wait_deployment(sim: Member, name: str, replicas: int, timeout: float = 30) -> Obj:
     async def check() -> Obj | None:
         d = await sim.get("deployments", name, "apps")
         return d if available(replicas)(d) else None
@@ -190,7 +190,7 @@ async def test_rollback_moves_the_old_revision_forward_and_history_is_limited(si
     async def trimmed() -> list[Obj] | None:
         found = await sim.list("replicasets", "apps")
         return found if len(found) == 3 else None
-    sets = await aio.until(trimmed, 10, "history trimmed to 2 old ReplicaSets")
+    sets = await aio.until(trimmed, 30, "history trimmed to 2 old ReplicaSets")
     assert revisions(sets) == {"nginx:1.27": 4, "nginx:1.28": 5, "nginx:1.29": 6}
 
 
@@ -217,7 +217,7 @@ async def test_pods_beyond_capacity_stay_pending_unschedulable(sim, capacity, se
         waiting = [p for p in pods if (meta.condition(p, "PodScheduled") or {}).get(
             "reason") == "Unschedulable"]
         return waiting if len(pods) == 3 and waiting else None
-    waiting = await aio.until(pending, 10, "an Unschedulable Pod")
+    waiting = await aio.until(pending, 30, "an Unschedulable Pod")
     condition = meta.condition(waiting[0], "PodScheduled")
     assert condition is not None and condition["status"] == "False"
     assert condition["message"].startswith("0/2 nodes are available: 2 " + reason)
@@ -255,7 +255,7 @@ async def test_deleting_a_deployment_collects_what_it_owns(sim, policy, left):
         return (await sim.get("deployments", "web", "apps") is None and
                 len(await sim.list("replicasets", "apps")) == left and
                 len(await sim.list("pods")) == 2 * left)
-    await aio.until(done, 10, f"{policy} deletion finished")
+    await aio.until(done, 30, f"{policy} deletion finished")
     if policy == "Orphan":
         (rs,) = await sim.list("replicasets", "apps")
         assert not rs["metadata"].get("ownerReferences")
@@ -268,14 +268,14 @@ async def test_namespace_deletion_terminates_then_removes_everything(sim):
 
     async def running() -> bool:
         return len(await sim.list("pods", namespace="team")) == 2
-    await aio.until(running, 10, "pods in team")
+    await aio.until(running, 30, "pods in team")
     kind = sim.kind("namespaces")
     marked, _gone = await sim.storage.delete(kind, "", "team")
     assert marked["status"]["phase"] == "Terminating" and marked["metadata"]["deletionTimestamp"]
 
     async def removed() -> bool:
         return await sim.get("namespaces", "team", namespace="") is None
-    await aio.until(removed, 10, "namespace team gone")
+    await aio.until(removed, 30, "namespace team gone")
     assert await sim.list("pods", namespace="team") == []
 
 
@@ -301,7 +301,7 @@ async def test_endpointslices_follow_ready_pods(sim):
     async def three() -> list[Obj] | None:
         slices = await slices_of(sim)
         return slices if len(ready_endpoints(slices)) == 3 else None
-    (found,) = await aio.until(three, 10, "3 ready endpoints")
+    (found,) = await aio.until(three, 30, "3 ready endpoints")
     assert state.slice_ready(found)  # what fedns's members health reads
     assert found["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     assert found["addressType"] == "IPv4"
@@ -319,20 +319,20 @@ async def test_endpointslices_follow_ready_pods(sim):
 
     async def two() -> bool:
         return len(ready_endpoints(await slices_of(sim))) == 2
-    await aio.until(two, 10, "2 ready endpoints")
+    await aio.until(two, 30, "2 ready endpoints")
     # scaled to 0: one empty slice, no ready endpoints
     await sim.patch("deployments", "web", {"spec": {"replicas": 0}}, "apps")
 
     async def empty() -> list[Obj] | None:
         slices = await slices_of(sim)
         return slices if len(slices) == 1 and not slices[0].get("endpoints") else None
-    (placeholder,) = await aio.until(empty, 10, "no endpoints")
+    (placeholder,) = await aio.until(empty, 30, "no endpoints")
     assert not state.slice_ready(placeholder)
     await sim.delete("services", "web")
 
     async def no_slices() -> bool:
         return not await slices_of(sim)
-    await aio.until(no_slices, 10, "slices collected with their Service")
+    await aio.until(no_slices, 30, "slices collected with their Service")
 
 
 async def test_node_not_ready_makes_its_pods_unready_and_back(sim):
@@ -345,14 +345,14 @@ async def test_node_not_ready_makes_its_pods_unready_and_back(sim):
         endpoints = ready_endpoints(await slices_of(sim))
         return len(endpoints) == 2 and all(e["nodeName"] == "umich-control-plane"
                                            for e in endpoints)
-    await aio.until(half, 10, "only the Ready node's endpoints")
+    await aio.until(half, 30, "only the Ready node's endpoints")
     node = await sim.get("nodes", "umich-worker", namespace="")
     assert {t["key"] for t in node["spec"]["taints"]} == {"node.kubernetes.io/unreachable"}
     await trouble.set_node_ready(sim.storage, "umich-worker", True)
 
     async def all_back() -> bool:
         return len(ready_endpoints(await slices_of(sim))) == 4
-    await aio.until(all_back, 10, "all endpoints ready again")
+    await aio.until(all_back, 30, "all endpoints ready again")
 
 
 async def test_failed_pod_is_replaced(sim):
@@ -366,7 +366,7 @@ async def test_failed_pod_is_replaced(sim):
         phases = sorted(p["status"]["phase"] for p in pods)
         return phases == ["Failed", "Running", "Running"] and all(
             meta.pod_ready(p) for p in pods if p["status"]["phase"] == "Running")
-    await aio.until(replaced, 10, "a replacement Pod")
+    await aio.until(replaced, 30, "a replacement Pod")
     failed = await sim.get("pods", victim)
     assert failed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
 
@@ -381,7 +381,7 @@ async def test_statefulset_pods_are_ordered(sim):
     async def ready() -> Obj | None:
         sts = await sim.get("statefulsets", "db", "apps")
         return sts if (sts or {}).get("status", {}).get("readyReplicas") == 3 else None
-    sts = await aio.until(ready, 10, "3 ready")
+    sts = await aio.until(ready, 30, "3 ready")
     pods = sorted(await sim.list("pods"), key=lambda p: p["metadata"]["creationTimestamp"])
     assert sorted(p["metadata"]["name"] for p in pods) == ["db-0", "db-1", "db-2"]
     assert pods[0]["spec"]["hostname"] == "db-0" and pods[0]["spec"]["subdomain"] == "db"
@@ -390,7 +390,7 @@ async def test_statefulset_pods_are_ordered(sim):
 
     async def one() -> bool:
         return [p["metadata"]["name"] for p in await sim.list("pods")] == ["db-0"]
-    await aio.until(one, 10, "scaled down from the highest ordinal")
+    await aio.until(one, 30, "scaled down from the highest ordinal")
 
 
 async def test_daemonset_runs_one_pod_per_node(sim):
@@ -405,7 +405,7 @@ async def test_daemonset_runs_one_pod_per_node(sim):
         ds = await sim.get("daemonsets", "agent", "apps")
         s = (ds or {}).get("status") or {}
         return ds if s.get("numberReady") == 2 == s.get("desiredNumberScheduled") else None
-    await aio.until(ready, 10, "one ready Pod per Node")
+    await aio.until(ready, 30, "one ready Pod per Node")
     pods = await sim.list("pods")
     assert sorted(p["spec"]["nodeName"] for p in pods) == ["umich-control-plane",
                                                            "umich-worker"]
@@ -428,7 +428,7 @@ async def test_job_runs_to_its_end(sim, spec, annotations, condition, succeeded,
         job = await sim.get("jobs", "once", "batch")
         found = meta.condition(job or {}, condition)
         return job if found and found["status"] == "True" else None
-    job = await aio.until(ended, 10, f"job {condition}")
+    job = await aio.until(ended, 30, f"job {condition}")
     assert job["status"].get("succeeded", 0) == succeeded
     assert job["status"].get("failed", 0) == failed
     assert job["status"].get("active", 0) == 0
@@ -463,7 +463,7 @@ async def test_cronjob_creates_jobs_on_schedule_with_an_injected_clock():
         async def scheduled() -> Obj | None:
             cj = await sim.get("cronjobs", "tick", "batch")
             return cj if (cj or {}).get("status", {}).get("lastScheduleTime") else None
-        cj = await aio.until(scheduled, 10, "the job of the next minute")
+        cj = await aio.until(scheduled, 30, "the job of the next minute")
         stamp = minute.strftime("%Y-%m-%dT%H:%M:%SZ")
         assert cj["status"]["lastScheduleTime"] == stamp
         jobs = await sim.list("jobs", "batch")
@@ -476,6 +476,6 @@ async def test_cronjob_creates_jobs_on_schedule_with_an_injected_clock():
         async def complete() -> bool:
             job = await sim.get("jobs", jobs[0]["metadata"]["name"], "batch")
             return bool(job and (meta.condition(job, "Complete") or {}).get("status") == "True")
-        await aio.until(complete, 10, "the job completes")
+        await aio.until(complete, 30, "the job completes")
     finally:
         await member.close()
