@@ -59,6 +59,10 @@ class Settings:
     # would cap LoadBalancer Services at that number.  Explicit nodePorts are still
     # checked for uniqueness either way.
     allocate_node_ports: bool = False
+    # A garbage collector acts on this Storage (a simulated member's): a delete whose
+    # propagationPolicy is Foreground or Orphan leaves the object with the
+    # foregroundDeletion or orphan finalizer for the collector to finish, as in kube.
+    garbage_collector: bool = False
 
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         return _network(self.service_cidr)
@@ -590,6 +594,9 @@ class Storage:
                 return current, not meta.get("finalizers")
             if kind is self._namespaces() and not kind.namespaced:
                 return await self._delete_namespace(kind, kv, current)
+            gc_finalizer = self._gc_finalizer(options)
+            if gc_finalizer and not meta.get("deletionTimestamp"):
+                meta["finalizers"] = [*(meta.get("finalizers") or []), gc_finalizer]
             if meta.get("finalizers"):
                 if meta.get("deletionTimestamp"):
                     return current, False
@@ -610,6 +617,15 @@ class Storage:
             meta["resourceVersion"] = str(revision)
             return current, True
         raise status.conflict(kind.plural, kind.group, name)
+
+    def _gc_finalizer(self, options: Obj) -> str:
+        """The finalizer a delete leaves for the garbage collector, if one runs."""
+        if not self.settings.garbage_collector:
+            return ""
+        policy = options.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is not None:
+            policy = "Orphan" if options["orphanDependents"] else "Background"
+        return {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(str(policy), "")
 
     async def _delete_now(self, kind: Kind, kv: base.KeyValue, current: Obj) -> int:
         claims = await self._prepare(kind, current, None)
