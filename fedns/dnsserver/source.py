@@ -76,20 +76,34 @@ class ZoneSource:
 
     async def _follow_leases(self) -> None:
         """Each second, bring the zone's lease TTLs up to date; every
-        ``lease_refresh`` seconds ask the Store again (a lease kept alive)."""
+        ``lease_refresh`` seconds ask the Store again (a lease kept alive), aside:
+        a slow Store does not stop the countdown."""
         loop = asyncio.get_running_loop()
         asked = loop.time()
-        while True:
-            await asyncio.sleep(LEASE_TICK)
-            leases = self.zone.lease_ids()
-            if leases and loop.time() - asked >= self.lease_refresh:
-                asked = loop.time()
-                try:
-                    await self._ask(leases)
-                except base.StoreError as err:  # counting down from the last answer meanwhile
-                    log.warning("zone source: lease times: %s", err)
-                self.zone.leases.keep_only(self.zone.lease_ids())
-            self.zone.refresh_leases()
+        asking: asyncio.Task[None] | None = None
+        try:
+            while True:
+                await asyncio.sleep(LEASE_TICK)
+                leases = self.zone.lease_ids()
+                if (leases and loop.time() - asked >= self.lease_refresh
+                        and (asking is None or asking.done())):
+                    asked = loop.time()
+                    asking = asyncio.create_task(self._ask_again(leases))
+                self.zone.refresh_leases()
+        finally:
+            if asking is not None:
+                asking.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asking
+
+    async def _ask_again(self, leases: set[int]) -> None:
+        try:
+            await self._ask(leases)
+        except base.StoreError as err:  # counting down from the last answer meanwhile
+            log.warning("zone source: lease times: %s", err)
+            return
+        self.zone.leases.keep_only(self.zone.lease_ids())
+        self.zone.refresh_leases()  # a renewed lease answers its time at once
 
     async def run(self) -> None:
         """List and watch forever (and follow the leases of the records)."""
