@@ -1,7 +1,7 @@
 """Hostile queries built field by field (hypothesis): every one is answered with a
-message dnspython reads, or dropped, and none logs an internal failure.  Malformed
-question names (the reserved label types 64-191, a name past 255 octets, a pointer
-anywhere) get FORMERR, never SERVFAIL.
+message dnspython reads, or dropped, none logs an internal failure, and none gets
+SERVFAIL but those that reach the zone's one broken record.  A question label whose
+length byte is 64-191 (the reserved label types) gets FORMERR.
 
 The server's :meth:`Server.respond` is called directly (no sockets): it is what the
 UDP and TCP paths call for every packet the cache does not answer."""
