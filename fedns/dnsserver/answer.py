@@ -11,9 +11,11 @@ CoreDNS semantics followed (plugin/etcd/etcd.go, handler.go, plugin/backend_look
 
 - a name's records are every key under ``path/`` (prefix aggregation), else the key
   ``path`` itself, else the name does not exist (NXDOMAIN); ``*`` and ``any`` labels
-  are wildcards; ``msg.Group`` filtering; TTL 300 and priority 10 when unset;
+  are wildcards; ``msg.Group`` filtering; TTL 300 and priority 10 when unset, a
+  record on an etcd lease the lease's remaining time, clamped, when its own is unset
+  or larger (:mod:`fedns.dnsserver.leases`);
 - A/AAAA answers dedup by host and chase CNAMEs inside the zone (a CNAME to the name
-  itself or below it is skipped, a repeated target ends a loop, at most 8 CNAMEs); a
+  itself or below it is skipped, a repeated target ends a loop, at most 11 CNAMEs); a
   chased CNAME whose target has no address is left out; the zone apex reads
   ``apex.dns.<zone>`` first; TXT, SRV (weights as CoreDNS), MX, PTR and CNAME as the
   plugin builds them; apex NS from ``ns.dns.<zone>`` with glue;

@@ -87,6 +87,17 @@ class Settings:
     # Our advertised EDNS UDP payload size (DNS flag day 2020) and the most we honour.
     edns_payload: int = 1232
     max_udp_payload: int = 4096
+    # TCP connections of one server process (fedns.dnsserver.tcp): in all, per client
+    # (an IPv4 address, an IPv6 /64), and how long one may wait for its next query:
+    # tcp_busy_idle_timeout while half the slots or more are taken.
+    tcp_connections: int = 512
+    tcp_per_client: int = 32
+    tcp_idle_timeout: float = 10.0
+    tcp_busy_idle_timeout: float = 1.0
+    # CoreDNS etcd plugin min-lease-ttl / max-lease-ttl (1.12.4 and later): a record on
+    # an etcd lease answers with the lease's remaining time clamped to these.
+    lease_min_ttl: int = 30
+    lease_max_ttl: int = 86_400
 
     def __post_init__(self) -> None:
         if not self.zones:
@@ -101,6 +112,14 @@ class Settings:
                 ipaddress.ip_address(address)
             except ValueError as err:
                 raise BadSettings(f"NS address {address!r} is not an IP address") from err
+        for field in ("tcp_connections", "tcp_per_client", "tcp_idle_timeout",
+                      "tcp_busy_idle_timeout", "lease_min_ttl", "lease_max_ttl"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise BadSettings(f"{field} must be a positive number, not {value!r}")
+        if self.lease_min_ttl > self.lease_max_ttl:
+            raise BadSettings(f"lease_min_ttl {self.lease_min_ttl} is above "
+                              f"lease_max_ttl {self.lease_max_ttl}")
         object.__setattr__(self, "zones", zones)
         object.__setattr__(self, "ns_names", ns_names)
         # Longest prefix first, so the first subnet that contains a client wins.
