@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fedns.kapi import apply as server_apply
-from fedns.kapi import objects, patch, registry, selectors, status, strategic
+from fedns.kapi import objects, patch, registry, selectors, shapes, status, strategic
 from fedns.kapi.registry import Kind
 from fedns.store import base
 
@@ -252,6 +252,9 @@ class Storage:
     def _check_type(self, kind: Kind, obj: Obj) -> None:
         if not isinstance(obj, dict):
             raise status.bad_request("the body of the request is not a JSON object")
+        problems = shapes.check(kind.group, kind.kind, obj)
+        if problems:
+            raise shapes.error(kind, obj, problems)
         api_version, object_kind = obj.get("apiVersion"), obj.get("kind")
         if object_kind and object_kind != kind.kind or api_version and \
                 api_version != kind.api_version:
