@@ -114,6 +114,15 @@ def load_json(raw: bytes | str, limits: Limits = DEFAULT) -> Any:
     return value
 
 
+def within_depth(value: Any, limits: Limits = DEFAULT) -> bool:
+    """Whether ``value`` nests at most ``max_depth`` levels deep."""
+    try:
+        _check_depth(value, limits)
+    except Refused:
+        return False
+    return True
+
+
 def _check_depth(value: Any, limits: Limits) -> None:
     """Refused when ``value`` nests deeper than ``max_depth`` (no recursion)."""
     stack = [(value, 0)]

@@ -46,6 +46,7 @@ PATCH_TYPES = {JSON_PATCH: "json", MERGE_PATCH: "json", STRATEGIC_PATCH: "json",
 # up to this many bytes a body is parsed in the request's own task (a thread costs more)
 INLINE_BYTES = {"json": 64 * 1024, "protobuf": 64 * 1024, "yaml": 4 * 1024}
 PARSE_THREADS = 2
+MAX_PATCH_OPERATIONS = 10_000  # kube-apiserver's maxJSONPatchOperations
 
 DELETE_OPTIONS = shapes.compile_shape({
     "apiVersion": shapes.STRING, "kind": shapes.STRING,
@@ -99,6 +100,10 @@ async def read(request: web.Request, allow_list: bool = False) -> Any:
         raise status.unsupported_media_type(media or "(none)", list(table))
     raw = await raw_body(request)
     value = await _parse(raw, form)
+    if media == JSON_PATCH and isinstance(value, list) and len(value) > MAX_PATCH_OPERATIONS:
+        raise status.ApiError(413, "RequestEntityTooLarge", (
+            f"Request entity too large: The allowed maximum operations in a JSON patch is "
+            f"{MAX_PATCH_OPERATIONS}, got {len(value)}"))
     if value is None or not (isinstance(value, dict) or (allow_list and isinstance(value, list))):
         raise status.bad_request("the request body must be a JSON object")
     return value

@@ -29,6 +29,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from fedns import safeload
 from fedns.kapi import apply as server_apply
 from fedns.kapi import objects, patch, registry, selectors, shapes, status, strategic
 from fedns.kapi.registry import Kind
@@ -42,6 +43,9 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
+# the largest stored object: below etcd's default request limit (1.5 MiB) with room for
+# the key and the claims of the same transaction
+MAX_OBJECT_BYTES = 1_500_000
 _ATTEMPTS = 16  # retries of a write whose claims or (unconditioned) object raced
 # what a Storage remembers (see the module docstring): the values it last wrote, for
 # watches that lag at most this many writes behind; objects its writes returned, until
@@ -322,6 +326,10 @@ class Storage:
         checks = [*compares] + [base.absent(k) for k in claims.claim]
         if obj is not None:
             value, meta_end = encoded or objects.encode(obj)
+            if len(value) > MAX_OBJECT_BYTES:  # patches add up past any request limit
+                raise status.ApiError(413, "RequestEntityTooLarge",
+                                      f"Request entity too large: the object is {len(value)} "
+                                      f"bytes, more than the {MAX_OBJECT_BYTES} stored")
             ops: list[base.Op] = [base.Put(key, value)]
         else:
             ops = [base.Delete(key)]
@@ -409,6 +417,11 @@ class Storage:
                 raise status.ApiError(422, "Invalid", str(err)) from err
             if not isinstance(patched, dict):
                 raise status.bad_request("the patch did not produce an object")
+            # a JSON patch's path reaches any depth (merge patches nest no deeper than
+            # their body or the object)
+            if patch_type == JSON_PATCH and not safeload.within_depth(patched):
+                raise status.ApiError(422, "Invalid", "the patched object is nested deeper "
+                                      f"than {safeload.DEFAULT.max_depth} levels")
             wanted = str(objects.meta(patched).get("resourceVersion") or "")
             if wanted and wanted != str(kv.mod_revision):
                 raise status.conflict(kind.plural, kind.group, name)
