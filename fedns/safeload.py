@@ -17,12 +17,13 @@ the problem.  What they refuse, and why it matters:
   mapping keys that are mappings or sequences);
 - a duplicate mapping key, when ``Limits.duplicate_keys`` is False (config files).
 
-The YAML is built straight from the parser's events (libyaml's when PyYAML has it), with
+The YAML is built straight from the parser's events (libyaml's, if PyYAML has it), with
 no node graph and no recursion, so every limit is checked before anything expands.
 Scalars resolve as PyYAML's safe loader resolves them (YAML 1.1), except timestamps,
 which stay strings (as in kube-apiserver), and non-string keys become strings as JSON
 would spell them.  A YAML document that starts with ``{`` or ``[`` and is valid JSON is
-read as JSON (faster, and ``1e5`` is a number as JSON says).  No I/O here.
+read as JSON (faster, and ``1e5`` is a number as JSON says).  The only I/O is
+:func:`read_file`, for the CLI's files.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 from typing import Any
 
 import yaml
@@ -46,10 +48,15 @@ class Limits:
     max_depth: int = 100  # nested mappings and sequences
     max_nodes: int = 1_000_000  # scalars, mappings and sequences, aliases expanded
     duplicate_keys: bool = True  # the last wins (kube-apiserver's default); False: refuse
+    # libyaml's parser (when PyYAML has it) is several times faster than PyYAML's own,
+    # whose syntax errors say what was found as well as what was expected
+    libyaml: bool = True
 
 
 DEFAULT = Limits()
-FILES = Limits(duplicate_keys=False)  # config and pool files: a repeated key is a mistake
+# config and pool files: a repeated key is a mistake; they are small, so the clearer
+# messages are worth the slower parser
+FILES = Limits(duplicate_keys=False, libyaml=False)
 
 
 class Refused(errors.UsageError):
@@ -60,7 +67,20 @@ class Refused(errors.UsageError):
         self.reason = reason  # size encoding syntax depth nodes aliases value duplicate
 
 
-# -- bytes ------------------------------------------------------------------------
+# -- bytes and files --------------------------------------------------------------
+
+def read_file(path: str, limits: Limits = FILES) -> bytes:
+    """The bytes of the file at ``path`` ('-': standard input), Refused past
+    ``max_bytes``; OSError as ``open`` raises it."""
+    if path == "-":
+        data = sys.stdin.buffer.read(limits.max_bytes + 1)
+    else:
+        with open(path, "rb") as f:
+            data = f.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise _too_large(limits)
+    return data
+
 
 def decode(raw: bytes | str, limits: Limits = DEFAULT) -> str:
     """``raw`` as text: over ``max_bytes`` or not UTF-8 is Refused."""
@@ -146,7 +166,7 @@ def _too_deep(limits: Limits) -> Refused:
 
 # -- YAML -------------------------------------------------------------------------
 
-_EVENTS = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the event source: libyaml if there
+_LIBYAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser, when there
 _RESOLVER = yaml.resolver.Resolver()
 _SCALARS = yaml.constructor.SafeConstructor()  # only its pure scalar constructors are used
 _TAG = "tag:yaml.org,2002:"
@@ -373,13 +393,13 @@ def load_yaml(raw: bytes | str, limits: Limits = DEFAULT) -> Any:
             # not JSON: flow-style YAML, read below
     builder = _Builder(limits)
     try:
-        for event in yaml.parse(text, Loader=_EVENTS):
+        for event in yaml.parse(text, Loader=_LIBYAML if limits.libyaml else yaml.SafeLoader):
             builder.feed(event)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = err.problem or err.context or "not valid YAML"
-        raise Refused(f"{where}not valid YAML: {problem}", "syntax") from None
+        raise Refused(f"{where}{problem}", "syntax") from None
     except yaml.YAMLError as err:
         raise Refused(f"not valid YAML: {str(err).splitlines()[0]}", "syntax") from None
     return builder.result

@@ -10,13 +10,12 @@ exact integers (a /64 has 18446744073709551616 addresses).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
-from fedns import store
+from fedns import safeload, store
 from fedns.ipamstore import errors, manager
 from fedns.store import base
 from fedns.store import command as store_command
@@ -64,22 +63,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def read_pool_file(path: str) -> list[pool.Pool]:
     """The pools of a pool file, validated: a bad file raises a one-line UsageError,
-    pools of one site that overlap each other a RefusedError (as in the Store)."""
+    pools of one site that overlap each other a RefusedError (as in the Store).  The
+    file is read within :data:`fedns.safeload.FILES`' limits (3 MiB, UTF-8, nesting,
+    aliases, no repeated key)."""
     try:
-        if path == "-":
-            text = sys.stdin.read()
-        else:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
+        document = safeload.load_yaml(safeload.read_file(path), safeload.FILES)
     except OSError as err:
         raise errors.PoolFileInvalid(f"{path}: {err.strerror or err}") from err
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise errors.PoolFileInvalid(f"{path}: {where}{problem}") from err
+    except safeload.Refused as err:
+        raise errors.PoolFileInvalid(f"{path}: {err}") from err
     if document is None:
         raise errors.PoolFileInvalid(f"{path}: no pools in the file")
     try:
