@@ -48,15 +48,14 @@ class Limits:
     max_depth: int = 100  # nested mappings and sequences
     max_nodes: int = 1_000_000  # scalars, mappings and sequences, aliases expanded
     duplicate_keys: bool = True  # the last wins (kube-apiserver's default); False: refuse
-    # libyaml's parser (when PyYAML has it) is several times faster than PyYAML's own,
-    # whose syntax errors say what was found as well as what was expected
-    libyaml: bool = True
+    # a YAML syntax error worded by PyYAML's own parser, which says what it found as
+    # well as what it expected (libyaml's, used to parse, is many times faster)
+    python_messages: bool = False
 
 
 DEFAULT = Limits()
-# config and pool files: a repeated key is a mistake; they are small, so the clearer
-# messages are worth the slower parser
-FILES = Limits(duplicate_keys=False, libyaml=False)
+# config and pool files: a repeated key is a mistake, and people read the messages
+FILES = Limits(duplicate_keys=False, python_messages=True)
 
 
 class Refused(errors.UsageError):
@@ -391,15 +390,35 @@ def load_yaml(raw: bytes | str, limits: Limits = DEFAULT) -> Any:
             if err.reason != "syntax":
                 raise
             # not JSON: flow-style YAML, read below
+    try:
+        return _build(text, limits, _LIBYAML)
+    except _SyntaxError as err:
+        if not limits.python_messages or _LIBYAML is yaml.SafeLoader:
+            raise err.refused from None
+    try:
+        return _build(text, limits, yaml.SafeLoader)
+    except _SyntaxError as err:
+        raise err.refused from None
+
+
+class _SyntaxError(Exception):
+    def __init__(self, refused: Refused) -> None:
+        super().__init__(str(refused))
+        self.refused = refused
+
+
+def _build(text: str, limits: Limits, loader: Any) -> Any:
+    """The document built from ``loader``'s events; a syntax error is _SyntaxError."""
     builder = _Builder(limits)
     try:
-        for event in yaml.parse(text, Loader=_LIBYAML if limits.libyaml else yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=loader):
             builder.feed(event)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = err.problem or err.context or "not valid YAML"
-        raise Refused(f"{where}{problem}", "syntax") from None
+        raise _SyntaxError(Refused(f"{where}{problem}", "syntax")) from None
     except yaml.YAMLError as err:
-        raise Refused(f"not valid YAML: {str(err).splitlines()[0]}", "syntax") from None
+        raise _SyntaxError(Refused(f"not valid YAML: {str(err).splitlines()[0]}",
+                                   "syntax")) from None
     return builder.result
