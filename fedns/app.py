@@ -18,15 +18,19 @@ from typing import Any, Self
 
 from prometheus_client import CollectorRegistry
 
-from fedns import config, errors, store
+from fedns import config, errors, kinds, store
 from fedns.api import metrics as metrics_mod
-from fedns.api import resources as api_resources
+from fedns.api import pools as api_pools
 from fedns.api import server as api_server
-from fedns.controller import leader, manager, reconciler, state
+from fedns.controller import leader, runtime, services
+from fedns.controller import metrics as controller_metrics
+from fedns.controller import status as status_controller
+from fedns.controller import view as view_mod
 from fedns.dnsserver import daemon as dns_daemon
 from fedns.dnsserver import settings as dns_settings
 from fedns.dnsserver import workers as dns_workers
 from fedns.ipamstore import manager as ipam_manager
+from fedns.kapi import registry as kapi_registry
 from fedns.members import member as member_mod
 
 log = logging.getLogger(__name__)
@@ -53,11 +57,12 @@ class Appliance:
         self.workers = workers
         self.resync = resync
         self.registry = CollectorRegistry()
-        self.metrics = metrics_mod.ControllerMetrics(self.registry)
+        self.metrics = controller_metrics.ControllerMetrics(self.registry)
         self.store: Any = None
         self.ipam: Any = None
         self.members: dict[str, member_mod.Member] = {}
-        self.manager: manager.Manager | None = None
+        self.runtime: runtime.Runtime | None = None
+        self.view: view_mod.View | None = None
         self.elector: leader.Elector | None = None
         self.dns: dns_daemon.Running | None = None  # in this process (dns.workers: 0)
         self.dns_workers: dns_workers.Workers | None = None  # in processes of their own
@@ -88,11 +93,12 @@ class Appliance:
             if where is None:
                 log.warning("dns.sites.%s: no member belongs to that site; ignored", site)
                 continue
-            topo = self.manager.reconciler.topology(where.name) if self.manager else None
+            topo = self.view.topology(where.name) if self.view else None
             if topo is None:
                 log.warning("dns.sites.%s: topology of %s unknown yet; ignored", site, where.name)
                 continue
-            sites.append(dns_settings.Site.make(site, topo.region, topo.zone, subnets))
+            sites.append(dns_settings.Site.make(site, topo.region, topo.zone, subnets,
+                                                member=topo.member))
         return dns_settings.Settings(zones=(self.settings.domain,), sites=tuple(sites))
 
     def _checks(self) -> dict[str, str]:
@@ -122,18 +128,20 @@ class Appliance:
         self.ipam = ipam_manager.IPAM(self.store, sites, registry=self.registry)
         await self.ipam.start()
         self._stack.push_async_callback(self.ipam.stop)
+        for name in await self.ipam.upgrade_pool_records():
+            log.info("pool %s: record rewritten as an IPPool object", name)
         if s.pools:
-            await self.ipam.apply_pools(list(s.pools))
+            for p in await self.ipam.apply_pools(list(s.pools)):
+                log.info("pool %s: the config differs from the Store; applied the config", p.name)
 
-        slices = state.SliceIndex()
-        rec = reconciler.Reconciler(self.store, s.federation, s.domain, s.dns.ttl,
-                                    self.members, self.ipam, slices)
-        self.manager = mgr = manager.Manager(
-            rec, self.members, self.metrics, workers=self.workers, resync=self.resync,
-            extra_keys=lambda: {(a.namespace, a.service) for a in self.ipam.allocations()})
+        self.view = view = view_mod.View(self.members)
+        self.runtime = rt = runtime.Runtime(self.store, self.members, self.metrics,
+                                            resync=self.resync, observers=[view.observe])
+        svc = rt.add(services.ServiceController(self.store, s.federation, s.domain, s.dns.ttl,
+                                                view, self.ipam, workers=self.workers))
         for spec in s.members:
             self.members[spec.name] = member_mod.Member(
-                spec, on_change=self.manager.on_change, on_health=self.manager.on_health,
+                spec, on_change=rt.on_change, on_health=rt.on_health,
                 probe_interval=self.probe_interval)
         for m in self.members.values():
             await m.start()
@@ -160,7 +168,8 @@ class Appliance:
         self.registry.register(metrics_mod.DictCollector(
             dns_metrics, "The embedded DNS server (see fedns/dnsserver/README.md)."))
 
-        reg = api_resources.registry()
+        reg = kapi_registry.Registry([api_pools.kind(self.ipam), kinds.MEMBERS,
+                                      kinds.FEDERATED_SERVICES])
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
                                         token=s.api.token)
         host, port = config.split_listen(s.api.listen)
@@ -168,14 +177,10 @@ class Appliance:
             port = await self.api.start(host, port, ssl_context=s.api.ssl_context())
         self.api_address = (host, port)
         self._stack.push_async_callback(self.api.stop)
-        publisher = api_resources.Publisher(self.api.storage, reg, self.ipam, self.members,
-                                            self.manager.reconciler,
-                                            wait_idle=self.manager.wait_idle)
-
-        async def lead() -> None:
-            await asyncio.gather(mgr.lead(), publisher.run())
-
-        self.elector = leader.Elector(self.store, self.identity, lead, ttl=self.lease_ttl)
+        rt.add(status_controller.StatusController(self.api.storage, view, s.federation,
+                                                  s.domain, after=svc))
+        self._tasks.append(asyncio.create_task(rt.follow_store(), name="store-follower"))
+        self.elector = leader.Elector(self.store, self.identity, rt.lead, ttl=self.lease_ttl)
         self._tasks.append(asyncio.create_task(self.elector.run(), name="elector"))
 
     async def stop(self) -> None:

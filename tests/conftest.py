@@ -6,8 +6,16 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support import procs
+
+# Property tests judge results, not speed: on a loaded 2-core machine (CI, or several
+# suites at once) input generation and single examples can be slow without anything
+# being wrong, so neither the too_slow health check nor a per-example deadline applies.
+settings.register_profile("fedns", suppress_health_check=[HealthCheck.too_slow],
+                          deadline=None)
+settings.load_profile("fedns")
 
 
 def _need_etcd() -> None:
@@ -18,6 +26,17 @@ def _need_etcd() -> None:
 @pytest.fixture(scope="module")
 def etcd() -> Iterator[procs.EtcdCluster]:
     """One real etcd on free loopback ports, shared by a test module."""
+    _need_etcd()
+    cluster = procs.EtcdCluster(1).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def fresh_etcd() -> Iterator[procs.EtcdCluster]:
+    """An etcd of the test's own (the module's holds what other tests wrote)."""
     _need_etcd()
     cluster = procs.EtcdCluster(1).start()
     try:

@@ -317,7 +317,7 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
         up = await polling
         fedns_cpu = cpu_seconds(replica.pid) - cpu_before
         dns_cpu = sum(cpu_seconds(p) for p in dns_pids) - dns_before
-        created_reconciles = counter(api_port, "fedns_reconcile_total")
+        created_reconciles = counter(api_port, 'fedns_controller_reconcile_total{controller="services"')
         # the DNS workers report their counters once a second
         await asyncio.sleep(dns_workers.REPORT_EVERY * 1.5)
         created_queries = counter(api_port, "fedns_dns_requests_total")
@@ -351,7 +351,7 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
                   f"the 1 s target", flush=True)
         print(f"(mean {statistics.mean(up.values()) * 1000:.1f} ms; reconciles: "
               f"{created_reconciles:.0f} until every name answered, "
-              f"{counter(api_port, 'fedns_reconcile_total'):.0f} in all, for {len(order)} "
+              f"{counter(api_port, 'fedns_controller_reconcile_total{controller="services"'):.0f} in all, for {len(order)} "
               f"copies of {services} services; DNS queries until every name answered: "
               f"{created_queries:.0f}; fedns log: {log.name})")
     finally:

@@ -4,7 +4,7 @@ This module is the only place that knows the layout; it does no I/O.
 
 Layout (values are compact JSON)::
 
-    /fedns/ipam/pools/<pool>                    pool.to_dict(p)
+    /fedns/ipam/pools/<pool>                    the IPPool object (fedns.io/v1alpha1)
     /fedns/ipam/poolset                         ["<pool>", ...]
     /fedns/ipam/locks/<pool>                    {"by": "<who>", "reason": "..."}  (leased)
     /fedns/ipam/addrs/<pool>/<address>          {"pool", "address", "holders": [holder, ...]}
@@ -15,6 +15,11 @@ Layout (values are compact JSON)::
   address has one holder and its key is created only when absent.  Sharers
   (``metallb.io/allow-shared-ip``) append to the holder list of the same key, guarded
   by its mod_revision, so "address key absent" stays the check for every first holder.
+- ``pools``: each pool is stored as the API serves it, an ``IPPool`` object whose
+  ``spec`` is the pool's mapping (``pool.to_dict`` less ``name``, which is
+  ``metadata.name``): the appliance API reads and writes these very keys, so a pool
+  has one record whichever way it is changed.  A record of the older form (the bare
+  mapping) is still read.
 - ``owners``: one key per owner and family (``ipv4``/``ipv6``), written in the same
   transaction as the address key; ``<owner>`` is the Service uid (or ``~ns/svc``,
   quoted, when a Service has none).  Present exactly while the owner is a holder.
@@ -32,12 +37,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fedns.kapi import objects
 from ipam import address, ledger, pool
 
 PREFIX = b"/fedns/ipam/"
+POOL_API_VERSION, POOL_KIND = "fedns.io/v1alpha1", "IPPool"
 POOLS = PREFIX + b"pools/"
 POOLSET = PREFIX + b"poolset"
 LOCKS = PREFIX + b"locks/"
@@ -136,12 +143,45 @@ def _dump(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=False).encode()
 
 
-def pool_to_json(p: pool.Pool) -> bytes:
-    return _dump(pool.to_dict(p))
+def pool_spec(p: pool.Pool) -> dict[str, Any]:
+    """An IPPool's ``spec``: the pool's mapping without its name."""
+    spec = pool.to_dict(p)
+    del spec["name"]
+    return spec
+
+
+def pool_object(p: pool.Pool, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The IPPool object of ``p``; ``meta`` is the metadata of the record it replaces
+    (kept, with the generation bumped when the spec changes), None for a new one."""
+    spec = pool_spec(p)
+    if meta:
+        metadata = {k: v for k, v in meta.items() if k != "resourceVersion"}
+        metadata["generation"] = int(metadata.get("generation") or 1) + 1
+    else:
+        metadata = {"name": p.name, "uid": objects.new_uid(),
+                    "creationTimestamp": objects.timestamp(), "generation": 1}
+    return {"apiVersion": POOL_API_VERSION, "kind": POOL_KIND, "metadata": metadata,
+            "spec": spec}
+
+
+def pool_to_json(p: pool.Pool, meta: Mapping[str, Any] | None = None) -> bytes:
+    return objects.to_json(pool_object(p, meta))
+
+
+def pool_record(data: bytes) -> tuple[pool.Pool, dict[str, Any]]:
+    """The pool in a pool record and the record's metadata ({} for the older form)."""
+    record = json.loads(data)
+    if isinstance(record, dict) and record.get("kind") == POOL_KIND:
+        meta = record.get("metadata")
+        spec = record.get("spec")
+        if not isinstance(meta, dict) or not isinstance(spec, dict):
+            raise ValueError("an IPPool record needs metadata and spec objects")
+        return pool.from_dict({**spec, "name": meta.get("name")}), meta
+    return pool.from_dict(record), {}
 
 
 def pool_from_json(data: bytes) -> pool.Pool:
-    return pool.from_dict(json.loads(data))
+    return pool_record(data)[0]
 
 
 def poolset_to_json(names: Sequence[str]) -> bytes:

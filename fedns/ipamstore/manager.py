@@ -90,7 +90,8 @@ class IPAM:
         self._services = _KeyedLocks()
         self._watcher: asyncio.Task[None] | None = None
         self._started = False
-        self._missing: dict[tuple[str, str], float] = {}  # repair: owner -> first seen gone
+        self._moved = asyncio.Event()  # set (and replaced) whenever the watch delivers
+        self.missing: dict[tuple[str, str], float] = {}  # repair: owner -> first seen gone
         # owner -> (request, what its decision read, decision) of its last ensure that
         # kept every address and wrote nothing: the same request on the same keys
         # gets the same answer without deciding again (most reconciles)
@@ -138,6 +139,8 @@ class IPAM:
                                            e.kv if e.type is base.EventType.PUT else None,
                                            e.kv.mod_revision) for e in batch])
                         self.state.watched(batch[-1].kv.mod_revision)
+                        self._moved.set()
+                        self._moved = asyncio.Event()
                         delay = 0.1
             except asyncio.CancelledError:
                 raise
@@ -153,14 +156,36 @@ class IPAM:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    def _check_started(self) -> None:
+    def hold_service(self, service: tuple[str, str, str]) -> contextlib.AbstractAsyncContextManager[None]:
+        """Serialise work on one (member, namespace, service)."""
+        return self._services.hold(service)
+
+    async def caught_up(self, revision: int, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the mirror has seen ``revision``."""
+        deadline = time.monotonic() + timeout
+        while self.state.revision < revision:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._moved.wait(), left)
+            except TimeoutError:
+                return False
+        return True
+
+    def site_of(self, member: str) -> str:
+        """The site a member's Services get their addresses from."""
+        return self.state.site_of(member)
+
+    def check_started(self) -> None:
         if not self._started:
             raise errors.NotStarted()
 
     # -- transactions ------------------------------------------------------------
 
-    async def commit(self, plan: Plan) -> bool:
-        """Run ``plan`` as one txn and bring the mirror up to date either way.
+    async def commit(self, plan: Plan) -> int:
+        """Run ``plan`` as one txn and bring the mirror up to date either way; returns
+        the txn's revision, 0 when a compare failed.
 
         On success the written keys are applied at the txn's revision; on a lost
         compare every compared key is read back in the same round trip.
@@ -173,9 +198,9 @@ class IPAM:
             if result.succeeded:
                 rev = result.revision
                 self.state.apply(plan.written(rev))
-            else:
-                self.apply_reads(list(plan.compare), result)
-            return result.succeeded
+                return rev
+            self.apply_reads(list(plan.compare), result)
+            return 0
         finally:
             for pool_name, addr in plan.reserve:
                 self.state.unreserve(pool_name, addr)
@@ -207,7 +232,7 @@ class IPAM:
         later) when other writers won ``self.attempts`` races in a row, and
         ``errors.PoolBusy`` while a pool edit is checking the chosen pool's holders.
         """
-        self._check_started()
+        self.check_started()
         site = self.state.site_of(req.member)
         kept = self._kept.get(req.owner)
         if kept is not None and (kept[0] is req or kept[0] == req) and \
@@ -356,7 +381,7 @@ class IPAM:
         """Give back the addresses of Service ``namespace/service`` in ``member``,
         except those of the object whose uid is ``keep_uid`` (a re-created Service
         keeps its own).  Returns what was released."""
-        self._check_started()
+        self.check_started()
         if not self._to_release(member, namespace, service, keep_uid):
             return []  # the common case, every reconcile: nothing to give back, no lock
         released: list[ledger.Allocation] = []
@@ -444,6 +469,19 @@ class IPAM:
     async def drain(self, name: str) -> pool.Pool:
         """Mark a pool draining: it hands out no new address, holders keep theirs."""
         return await pooledit.drain(self, name)
+
+    async def undrain(self, name: str) -> pool.Pool:
+        """Clear a pool's draining mark: it hands out addresses again."""
+        return await pooledit.undrain(self, name)
+
+    async def upgrade_pool_records(self) -> list[str]:
+        """Rewrite pool records of the older form as IPPool objects (once, at start)."""
+        return await pooledit.upgrade_records(self)
+
+    async def write_pool_record(self, name: str, expected: int, new: pool.Pool | None,
+                                value: bytes | None) -> int:
+        """The API's write of one IPPool object (see ``pooledit.write_record``)."""
+        return await pooledit.write_record(self, name, expected, new, value)
 
     async def delete_pool(self, name: str) -> pool.Pool:
         """Delete a pool; refused while it holds addresses unless it is draining."""

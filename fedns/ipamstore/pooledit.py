@@ -23,24 +23,21 @@ import dataclasses
 import os
 import socket
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 from fedns.ipamstore import errors, keys
+from fedns.ipamstore.core import Core
 from fedns.ipamstore.txn import Plan
 from fedns.store import base
 from ipam import address, ledger, pool
 from ipam import errors as ipam_errors
 
-if TYPE_CHECKING:
-    from fedns.ipamstore.manager import IPAM
-
 LOCK_TTL = 30  # seconds a crashed editor's lock outlives it
 SHOWN_HOLDERS = 10  # holders named in a refusal, then "and N more"
 
 
-async def apply_pools(ipam: IPAM, pools: list[pool.Pool]) -> list[pool.Pool]:
+async def apply_pools(ipam: Core, pools: list[pool.Pool]) -> list[pool.Pool]:
     """Create or update ``pools`` (others are left alone); returns those that changed."""
-    ipam._check_started()
+    ipam.check_started()
     pool.validate_set(pools)
     for _ in range(ipam.attempts):
         current = {p.name: p for p in ipam.pools()}
@@ -59,16 +56,16 @@ async def apply_pools(ipam: IPAM, pools: list[pool.Pool]) -> list[pool.Pool]:
             for p in changed:
                 key = keys.pool_key(p.name)
                 plan.expect(key, ipam.state.revision_of(key))
-                plan.writes[key] = keys.pool_to_json(p)
+                plan.writes[key] = keys.pool_to_json(p, ipam.state.pool_meta.get(p.name))
             if await ipam.commit(plan):
                 return changed
         await reload_pools(ipam)
     raise errors.Contended("pools kept changing under this edit; try again")
 
 
-async def drain(ipam: IPAM, name: str) -> pool.Pool:
+async def drain(ipam: Core, name: str) -> pool.Pool:
     """Set ``draining``: no new addresses from the pool; holders keep theirs."""
-    ipam._check_started()
+    ipam.check_started()
     for _ in range(ipam.attempts):
         p = _existing(ipam, name)
         if p.draining:
@@ -77,15 +74,15 @@ async def drain(ipam: IPAM, name: str) -> pool.Pool:
         plan = Plan()
         key = keys.pool_key(name)
         plan.expect(key, ipam.state.revision_of(key))
-        plan.writes[key] = keys.pool_to_json(drained)
+        plan.writes[key] = keys.pool_to_json(drained, ipam.state.pool_meta.get(name))
         if await ipam.commit(plan):
             return drained
     raise errors.Contended(f"{pool.describe(name)} kept changing; try again")
 
 
-async def delete_pool(ipam: IPAM, name: str) -> pool.Pool:
+async def delete_pool(ipam: Core, name: str) -> pool.Pool:
     """Delete a pool; refused while it holds addresses unless it is draining."""
-    ipam._check_started()
+    ipam.check_started()
     for _ in range(ipam.attempts):
         p = _existing(ipam, name)
         async with _locked(ipam, [name]) as plan:
@@ -101,7 +98,74 @@ async def delete_pool(ipam: IPAM, name: str) -> pool.Pool:
     raise errors.Contended(f"{pool.describe(name)} kept changing; try again")
 
 
-async def reload_pools(ipam: IPAM) -> None:
+async def undrain(ipam: Core, name: str) -> pool.Pool:
+    """Clear ``draining``: the pool hands out addresses again."""
+    ipam.check_started()
+    for _ in range(ipam.attempts):
+        p = _existing(ipam, name)
+        if not p.draining:
+            return p
+        opened = dataclasses.replace(p, draining=False)
+        plan = Plan()
+        key = keys.pool_key(name)
+        plan.expect(key, ipam.state.revision_of(key))
+        plan.writes[key] = keys.pool_to_json(opened, ipam.state.pool_meta.get(name))
+        if await ipam.commit(plan):
+            return opened
+    raise errors.Contended(f"{pool.describe(name)} kept changing; try again")
+
+
+async def upgrade_records(ipam: Core) -> list[str]:
+    """Rewrite pool records of the older form (a bare pool mapping) as IPPool objects,
+    each compared at the revision read; returns the names rewritten."""
+    ipam.check_started()
+    done = []
+    for name in sorted(ipam.state.pools):
+        if ipam.state.pool_meta.get(name):
+            continue
+        p = ipam.state.pools[name].value
+        plan = Plan()
+        key = keys.pool_key(name)
+        plan.expect(key, ipam.state.revision_of(key))
+        plan.writes[key] = keys.pool_to_json(p)
+        if await ipam.commit(plan):
+            done.append(name)
+    return done
+
+
+async def write_record(ipam: Core, name: str, expected: int, new: pool.Pool | None,
+                       value: bytes | None) -> int:
+    """Write one pool record as given (``value``, the IPPool object the API built for
+    ``new``; None for both: delete it) if the record is still at revision ``expected``
+    (0: absent), with the checks of ``apply_pools`` and ``delete_pool``.  Returns the
+    write's revision, or 0 when the record changed meanwhile (the caller reads it
+    again); refusals raise as those do."""
+    ipam.check_started()
+    key = keys.pool_key(name)
+    for _ in range(ipam.attempts):
+        current = {p.name: p for p in ipam.pools()}
+        old = current.get(name)
+        merged = {n: p for n, p in current.items() if n != name}
+        if new is not None:
+            merged[name] = new
+        pool.validate_set(merged.values())
+        risky = [name] if old is not None and (new is None or not widens(old, new)) else []
+        async with _locked(ipam, risky) as plan:
+            if old is not None and risky:
+                _refuse_stranding(old, stranded(ipam, old, new))
+            _guard_poolset(ipam, plan, sorted(merged))
+            plan.expect(key, expected)
+            plan.writes[key] = value
+            revision = await ipam.commit(plan)
+            if revision:
+                return revision
+        if ipam.state.revision_of(key) != expected:
+            return 0
+        await reload_pools(ipam)
+    raise errors.Contended(f"{pool.describe(name)} kept changing; try again")
+
+
+async def reload_pools(ipam: Core) -> None:
     """Read every pool spec again: another edit won, perhaps adding pools."""
     found = await ipam.store.range(keys.POOLS)
     ipam.state.apply_snapshot(keys.POOLS, found.kvs, found.revision)
@@ -115,7 +179,7 @@ def widens(old: pool.Pool, new: pool.Pool) -> bool:
             and (old.avoid_buggy_ips or not new.avoid_buggy_ips))
 
 
-def stranded(ipam: IPAM, old: pool.Pool, new: pool.Pool | None) -> list[ledger.Allocation]:
+def stranded(ipam: Core, old: pool.Pool, new: pool.Pool | None) -> list[ledger.Allocation]:
     """Holders of ``old``'s addresses that ``new`` (None: deleted) would not cover."""
     return [h for h in ipam.allocations(old.name)
             if old.contains(h.family, int(h.address))
@@ -134,20 +198,20 @@ def _refuse_stranding(old: pool.Pool, holders: list[ledger.Allocation]) -> None:
         f" (fedns pool drain {old.name}) and move those Services")
 
 
-def _existing(ipam: IPAM, name: str) -> pool.Pool:
+def _existing(ipam: Core, name: str) -> pool.Pool:
     p = ipam.state.pool(name)
     if p is None:
         raise errors.PoolNotFound(f"{pool.describe(name)} not found")
     return p
 
 
-def _guard_poolset(ipam: IPAM, plan: Plan, names: list[str]) -> None:
+def _guard_poolset(ipam: Core, plan: Plan, names: list[str]) -> None:
     plan.expect(keys.POOLSET, ipam.state.poolset_revision)
     plan.writes[keys.POOLSET] = keys.poolset_to_json(names)
 
 
 @contextlib.asynccontextmanager
-async def _locked(ipam: IPAM, names: list[str]) -> AsyncIterator[Plan]:
+async def _locked(ipam: Core, names: list[str]) -> AsyncIterator[Plan]:
     """Hold the locks of ``names`` (leased), with every address record of those pools
     read after taking them.  Yields a Plan that checks the locks and removes them."""
     plan = Plan()

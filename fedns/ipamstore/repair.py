@@ -17,13 +17,10 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import TYPE_CHECKING
 
+from fedns.ipamstore.core import Core
 from ipam import address, allocator, ledger, request
 from ipam import errors as ipam_errors
-
-if TYPE_CHECKING:
-    from fedns.ipamstore.manager import IPAM
 
 # member -> live (namespace, service, uid); or owner -> alive? (None: unknown)
 Existing = Mapping[str, Collection[tuple[str, str, str]]] | Callable[[ledger.Owner], bool | None]
@@ -60,10 +57,10 @@ def liveness(existing: Existing) -> Callable[[ledger.Owner], bool | None]:
     return alive
 
 
-async def repair(ipam: IPAM, existing: Existing,
+async def repair(ipam: Core, existing: Existing,
                  statuses: Iterable[tuple[request.Request, Iterable[str]]] = (),
                  grace: float = 300.0, now: float | None = None) -> Report:
-    ipam._check_started()
+    ipam.check_started()
     now = time.monotonic() if now is None else now
     alive = liveness(existing)
     report = Report()
@@ -74,24 +71,24 @@ async def repair(ipam: IPAM, existing: Existing,
     for slot, owner in sorted(owners.items()):
         verdict = alive(owner)
         if verdict is None or verdict:
-            ipam._missing.pop(slot, None)
+            ipam.missing.pop(slot, None)
             continue
-        since = ipam._missing.setdefault(slot, now)
+        since = ipam.missing.setdefault(slot, now)
         if now - since >= grace:
-            async with ipam._services.hold(owner[:3]):
+            async with ipam.hold_service(owner[:3]):
                 report.released += await ipam.release_owner(*slot)
-            ipam._missing.pop(slot, None)
+            ipam.missing.pop(slot, None)
         else:
             site = ipam.state.site_of(owner[0])
             report.waiting += ipam.state.ledger_of(site).owned(owner).values()
-    for slot in [s for s in ipam._missing if s not in owners]:
-        del ipam._missing[slot]
+    for slot in [s for s in ipam.missing if s not in owners]:
+        del ipam.missing[slot]
     for req, texts in statuses:
         await _adopt(ipam, req, list(texts), report)
     return report
 
 
-async def _adopt(ipam: IPAM, req: request.Request, texts: list[str], report: Report) -> None:
+async def _adopt(ipam: Core, req: request.Request, texts: list[str], report: Report) -> None:
     site = ipam.state.site_of(req.member)
     held = ipam.state.ledger_of(site).owned(req.owner)
     wanted: dict[int, address.Address] = {}
@@ -131,7 +128,7 @@ async def _adopt(ipam: IPAM, req: request.Request, texts: list[str], report: Rep
                 req.sharing_key, req.ports))
 
 
-def _conflict(ipam: IPAM, report: Report, req: request.Request, text: str, family: int,
+def _conflict(ipam: Core, report: Report, req: request.Request, text: str, family: int,
               reason: str, message: str) -> None:
     site = ipam.state.site_of(req.member)
     pool_name = ""

@@ -61,6 +61,7 @@ class State:
         self.floor = 0  # every change at or below it is in the last full load
         self.revision = 0  # highest revision the watch has delivered
         self.pools: dict[str, Entry[pool.Pool]] = {}  # name -> Entry(Pool)
+        self.pool_meta: dict[str, dict[str, object]] = {}  # name -> its record's metadata
         self.poolset_revision = 0
         self.locks: dict[str, int] = {}  # pool -> mod_revision
         # pool -> address -> its holders
@@ -255,14 +256,17 @@ class State:
         self.pools_generation += 1
         if kv is None:
             self.pools.pop(name, None)
+            self.pool_meta.pop(name, None)
             return
         try:
-            p = keys.pool_from_json(kv.value)
+            p, meta = keys.pool_record(kv.value)
         except (ValueError, ipam_errors.PoolInvalid) as err:
             log.error("unreadable pool %s: %s", name, err)
             self.pools.pop(name, None)
+            self.pool_meta.pop(name, None)
             return
         self.pools[name] = Entry(p, rev)
+        self.pool_meta[name] = meta
 
     def _store_owner(self, parsed: keys.Parsed, kv: base.KeyValue | None, rev: int) -> None:
         owner_key = (parsed.member, parsed.owner, parsed.family)

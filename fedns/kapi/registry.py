@@ -9,9 +9,11 @@ Adding a kind, built-in or custom, is one line::
 
 A Kind says how its objects are named and shown (discovery, Table columns, OpenAPI
 stub) and may carry hooks: ``default(obj)`` fills defaults in place,
-``validate(new, old)`` returns ``(field, message)`` causes for a 422, and
+``validate(new, old)`` returns ``(field, message)`` causes for a 422,
 ``prepare(ctx, old, new)`` claims or releases Store keys in the same transaction as
-the write (Service cluster IPs).  The built-in kinds are in
+the write (Service cluster IPs), ``render(obj)`` computes what is served from what
+is stored, and ``commit`` hands the write itself to the component that owns the
+records (with ``key_prefix`` naming where they are).  The built-in kinds are in
 :mod:`fedns.kapi.builtin`.  No I/O here.
 """
 
@@ -64,6 +66,15 @@ class Kind:
     prepare: Callable[[Any, Obj | None, Obj | None], Awaitable[Claims]] | None = None
     description: str = ""
     schema_name: str = ""  # OpenAPI component name; derived when empty
+    # where the objects live in the Store, for a kind whose records another component
+    # owns (IPPools are IPAM's pool records); empty: under the server's prefix
+    key_prefix: str = ""
+    # the object as served, from the object as stored (a status computed at read)
+    render: Callable[[Obj], Obj] | None = None
+    # writes (key, revision the write is based on (0: create), object or None to
+    # delete, its encoding) in place of the server's own transaction; returns the new
+    # revision, 0 when the key changed meanwhile; refuses by raising status.ApiError
+    commit: Callable[[bytes, int, Obj | None, bytes | None], Awaitable[int]] | None = None
 
     @functools.cached_property  # read several times per request; a Kind never changes
     def api_version(self) -> str:

@@ -318,7 +318,7 @@ class Server:
             body = await self._body(request)
             created = await self.storage.create(kind, target.namespace, body, dry_run=dry_run,
                                                 owned=True)
-            return respond(self.storage.served_json(created), 201)
+            return respond(self.storage.served_json(created, kind), 201)
         if method == "PUT":
             if not target.name:
                 raise status.method_not_allowed("update")
@@ -326,7 +326,7 @@ class Server:
             updated = await self.storage.update(kind, target.namespace, target.name, body,
                                                 subresource=target.subresource, dry_run=dry_run,
                                                 owned=True)
-            return respond(self.storage.served_json(updated))
+            return respond(self.storage.served_json(updated, kind))
         if method == "PATCH":
             if not target.name:
                 raise status.method_not_allowed("patch")
@@ -339,11 +339,11 @@ class Server:
                     kind, target.namespace, target.name, body,
                     manager=query.get("fieldManager", ""), force=query.get("force") == "true",
                     dry_run=dry_run)
-                return respond(self.storage.served_json(applied), 201 if is_new else 200)
+                return respond(self.storage.served_json(applied, kind), 201 if is_new else 200)
             patched = await self.storage.patch(kind, target.namespace, target.name,
                                                content_type, body,
                                                subresource=target.subresource, dry_run=dry_run)
-            return respond(self.storage.served_json(patched))
+            return respond(self.storage.served_json(patched, kind))
         if method == "DELETE":
             options = await self._delete_options(request)
             dry_run = dry_run or "All" in (options.get("dryRun") or [])
@@ -362,7 +362,7 @@ class Server:
             if gone and not kind.return_deleted:
                 return respond(status.success(target.name, kind.group, kind.plural,
                                               str(objects.meta(obj).get("uid", ""))))
-            return respond(self.storage.served_json(obj))
+            return respond(self.storage.served_json(obj, kind))
         raise status.method_not_allowed(method.lower())
 
     async def _body(self, request: web.Request, allow_list: bool = False) -> Any:

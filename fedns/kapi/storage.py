@@ -120,6 +120,8 @@ class Storage:
     # -- keys --------------------------------------------------------------
 
     def collection_key(self, kind: Kind, namespace: str = "") -> bytes:
+        if kind.key_prefix:
+            return kind.key_prefix.encode()
         text = f"{self.prefix}/{kind.group or 'core'}/{kind.plural}/"
         if kind.namespaced and namespace:
             text += namespace + "/"
@@ -137,7 +139,7 @@ class Storage:
         kv = await self.store.get(self.key(kind, namespace, name))
         if kv is None:
             raise status.not_found(kind.plural, kind.group, name)
-        return objects.from_json(kv.value, kv.mod_revision)
+        return _rendered(kind, objects.from_json(kv.value, kv.mod_revision))
 
     async def list(self, kind: Kind, namespace: str = "", *,
                    labels: selectors.Selector = (), fields: selectors.FieldSelector = (),
@@ -166,7 +168,7 @@ class Storage:
         for kv in found.kvs:
             if start_after and kv.key <= start_after:
                 continue
-            obj = objects.from_json(kv.value, kv.mod_revision)
+            obj = _rendered(kind, objects.from_json(kv.value, kv.mod_revision))
             if self._matches(obj, labels, fields):
                 matched.append((kv.key, obj))
         if limit and len(matched) > limit:
@@ -242,7 +244,7 @@ class Storage:
             if kind.namespaced and ns_kind is not None:
                 compares.append(base.Compare(self.key(ns_kind, "", namespace),
                                              base.Target.CREATE, ">", 0))
-            revision = await self._commit(key, compares, candidate, claims)
+            revision = await self._commit(kind, key, compares, candidate, claims)
             if revision:
                 objects.meta(candidate)["resourceVersion"] = str(revision)
                 return candidate
@@ -318,18 +320,25 @@ class Storage:
             return registry.Claims()
         return await kind.prepare(self, old, new)
 
-    async def _commit(self, key: bytes, compares: Sequence[base.Compare], obj: Obj | None,
-                      claims: registry.Claims,
+    async def _commit(self, kind: Kind, key: bytes, compares: Sequence[base.Compare],
+                      obj: Obj | None, claims: registry.Claims,
                       encoded: tuple[bytes, int] | None = None) -> int:
         """One txn: the compares and every claim absent → write; 0 when they fail.
-        ``encoded`` is ``objects.encode(obj)`` when the caller has it already."""
-        checks = [*compares] + [base.absent(k) for k in claims.claim]
+        ``encoded`` is ``objects.encode(obj)`` when the caller has it already.  A kind
+        with a ``commit`` hook is written by the hook, based on the revision that
+        ``compares[0]`` (on ``key``) expects."""
         if obj is not None:
             value, meta_end = encoded or objects.encode(obj)
             if len(value) > MAX_OBJECT_BYTES:  # patches add up past any request limit
                 raise status.ApiError(413, "RequestEntityTooLarge",
                                       f"Request entity too large: the object is {len(value)} "
                                       f"bytes, more than the {MAX_OBJECT_BYTES} stored")
+        if kind.commit is not None:
+            expected = compares[0].value if compares[0].target is base.Target.MOD else 0
+            return await kind.commit(key, int(expected), obj,
+                                     value if obj is not None else None)
+        checks = [*compares] + [base.absent(k) for k in claims.claim]
+        if obj is not None:
             ops: list[base.Op] = [base.Put(key, value)]
         else:
             ops = [base.Delete(key)]
@@ -346,11 +355,13 @@ class Storage:
 
     # -- encoded objects -----------------------------------------------------
 
-    def served_json(self, obj: Obj) -> bytes:
+    def served_json(self, obj: Obj, kind: Kind | None = None) -> bytes:
         """``objects.dumps(obj)``, for the object a write has just returned (a response
         body): when the write committed it, the committed bytes are reused.  Call it
         before changing the object (the server encodes at once); any other object is
-        encoded."""
+        encoded (rendered first, for a ``kind`` with a ``render`` hook)."""
+        if kind is not None and kind.render is not None:
+            return objects.dumps(kind.render(obj))
         entry = self._results.pop(id(obj), None)
         if entry is not None and entry[0] is obj:
             _, value, meta_end, revision = entry
@@ -556,7 +567,7 @@ class Storage:
             encoded = objects.encode(new)  # prepare may have filled fields
         if dry_run:
             return new
-        revision = await self._commit(kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
+        revision = await self._commit(kind, kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
                                       new, claims, encoded)
         if not revision:
             raise _Raced()
@@ -597,7 +608,7 @@ class Storage:
                 objects.meta(marked)["deletionTimestamp"] = objects.timestamp()
                 objects.meta(marked)["deletionGracePeriodSeconds"] = 0
                 revision = await self._commit(
-                    kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)], marked,
+                    kind, kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)], marked,
                     registry.Claims())
                 if not revision:
                     continue
@@ -613,7 +624,7 @@ class Storage:
 
     async def _delete_now(self, kind: Kind, kv: base.KeyValue, current: Obj) -> int:
         claims = await self._prepare(kind, current, None)
-        revision = await self._commit(kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
+        revision = await self._commit(kind, kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
                                       None, claims)
         if not revision:
             raise _Raced()
@@ -651,7 +662,7 @@ class Storage:
             marked = copy.deepcopy(current)
             objects.meta(marked)["deletionTimestamp"] = objects.timestamp()
             marked.setdefault("status", {})["phase"] = "Terminating"
-            revision = await self._commit(kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
+            revision = await self._commit(kind, kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
                                           marked, registry.Claims())
             if not revision:
                 raise status.conflict(kind.plural, kind.group, name)
@@ -694,7 +705,23 @@ class Storage:
         """Events after ``resource_version`` (0: from now); with ``initial`` first an
         ADDED event per current object, then INITIAL_END.  With ``encoded`` the events
         carry the objects' JSON (see :class:`WatchEvent`).  Raises ApiError 410
-        (Expired) when the version is compacted."""
+        (Expired) when the version is compacted.  A kind with a ``render`` hook has its
+        objects rendered (and never sent as stored bytes)."""
+        render = kind.render
+        events = self._watch(kind, namespace, resource_version=resource_version,
+                             labels=labels, fields=fields, initial=initial,
+                             encoded=encoded and render is None)
+        try:
+            async for event in events:
+                if render is not None and event.object is not None:
+                    event = dataclasses.replace(event, object=render(event.object))
+                yield event
+        finally:
+            await events.aclose()
+
+    async def _watch(self, kind: Kind, namespace: str, *, resource_version: int,
+                     labels: selectors.Selector, fields: selectors.FieldSelector,
+                     initial: bool, encoded: bool) -> AsyncIterator[WatchEvent]:
         prefix = self.collection_key(kind, namespace)
         start = resource_version + 1 if resource_version else 0
         everything = not labels and not fields
@@ -767,6 +794,10 @@ class Storage:
         changed = event.prev is not None or event.kv.create_revision != revision
         return WatchEvent("MODIFIED" if changed else "ADDED", None, revision,
                           self._served(event.kv, revision))
+
+
+def _rendered(kind: Kind, obj: Obj) -> Obj:
+    return obj if kind.render is None else kind.render(obj)
 
 
 def _remember(memory: collections.OrderedDict[Any, Any], key: Any, value: Any,

@@ -1,9 +1,10 @@
 """An informer: list, then watch from the list's resourceVersion, into a local cache.
 
-One informer follows one kind (a cluster-wide collection path such as
-``/api/v1/services``) of one member over the member's :mod:`transport`, entirely on
-the event loop: pages of the list, then the watch stream split into lines as its
-chunks arrive (raw JSON, no model objects: the cache holds plain dicts).  Guarantees:
+One informer follows one collection of one member (a path such as
+``/api/v1/services`` or ``/api/v1/namespaces/web/configmaps``, optionally narrowed
+by a label selector) over the member's :mod:`transport`, entirely on the event loop:
+pages of the list, then the watch stream split into lines as its chunks arrive (raw
+JSON, no model objects: the cache holds plain dicts).  Guarantees:
 
 - no event is lost between list and watch (the watch starts at the list's version);
 - ``410 Gone`` (the watch request's status or an ERROR event) means relist; the relist
@@ -11,7 +12,9 @@ chunks arrive (raw JSON, no model objects: the cache holds plain dicts).  Guaran
   delivered;
 - a failed list or watch (refused, 401, dropped) retries with exponential backoff
   and jitter, so a dead or misconfigured member is never spun on;
-- ``stop()`` ends ``run()`` at once, whatever it is waiting for.
+- ``stop()`` ends ``run()`` at once, whatever it is waiting for;
+- with a label selector, an object whose labels stop matching arrives as a delete
+  (the API server sends DELETED for it).
 
 Each change reaches ``on_change(kind, key, obj, old)``; ``obj`` is None on delete.
 """
@@ -83,6 +86,7 @@ class Informer:
         transport: transport_mod.Transport,
         on_change: OnChange | None = None,
         *,
+        label_selector: str = "",
         page_size: int = 500,
         watch_timeout: int = 300,
         backoff_base: float = 0.2,
@@ -90,6 +94,7 @@ class Informer:
     ) -> None:
         self.kind = kind
         self.path = path
+        self.label_selector = label_selector
         self._transport = transport
         self._on_change = on_change or (lambda *args: None)
         self.page_size = page_size
@@ -114,6 +119,8 @@ class Informer:
             params = {"limit": str(self.page_size)}
             if token:
                 params["continue"] = token
+            if self.label_selector:
+                params["labelSelector"] = self.label_selector
             body = await self._transport.request_json("GET", self.path, params=params,
                                                       timeout=60.0)
             items.extend(body.get("items") or [])
@@ -143,6 +150,9 @@ class Informer:
         """Follow one watch stream until it ends; raise Gone or the stream's error."""
         params = {"watch": "1", "resourceVersion": self.resource_version,
                   "allowWatchBookmarks": "true", "timeoutSeconds": str(self.watch_timeout)}
+        if self.label_selector:
+            # an object whose labels stop matching arrives as DELETED
+            params["labelSelector"] = self.label_selector
         lines = Lines()
         try:
             async with self._transport.stream(self.path, params,

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
-from fedns.api import metrics as api_metrics
+from fedns.controller import metrics as controller_metrics
 from fedns.ipamstore import metrics as ipam_metrics
 
 # Labels Prometheus adds to every series it scrapes.
@@ -45,7 +45,7 @@ def _names(family: str, kind: str) -> list[str]:
 def declared_labels() -> dict[str, set[str]]:
     """Family name -> label names, from the metric objects fedns registers."""
     registry = CollectorRegistry()
-    objects = [*vars(api_metrics.ControllerMetrics(registry)).values(),
+    objects = [*vars(controller_metrics.ControllerMetrics(registry)).values(),
                *vars(ipam_metrics.Metrics(registry)).values()]
     # prometheus-client keeps the declared label names only in this attribute
     return {obj._name: set(obj._labelnames) for obj in objects

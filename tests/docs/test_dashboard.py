@@ -30,7 +30,7 @@ DASHBOARD = ROOT / "deploy" / "dashboards" / "fedns.json"
 ALERTS = ROOT / "deploy" / "dashboards" / "alerts.yaml"
 DS_REF = {"type": "prometheus", "uid": "${datasource}"}
 # Families the demo must have samples of before the scrape is taken.
-SAMPLED_FIRST = ["fedns_reconcile_total", "fedns_ipam_allocations_total",
+SAMPLED_FIRST = ["fedns_controller_reconcile_total", "fedns_ipam_allocations_total",
                  "fedns_dns_responses_total", "fedns_member_ready", "fedns_leader"]
 _LABEL_VALUES = re.compile(r"^label_values\((?:(?P<metric>[^,()]+),\s*)?(?P<label>\w+)\)$")
 
@@ -121,8 +121,8 @@ def test_the_dashboard_shows_what_an_operator_asks_for():
     assert {"fedns_ipam_addresses_in_use", "fedns_ipam_addresses_total",  # utilisation
             "fedns_ipam_allocations_total",  # allocations and refusals by reason
             "fedns_member_ready",  # member health
-            "fedns_reconcile_duration_seconds_bucket", "fedns_reconcile_total",
-            "fedns_queue_depth", "fedns_leader",
+            "fedns_controller_reconcile_duration_seconds_bucket",
+            "fedns_controller_reconcile_total", "fedns_controller_queue_depth", "fedns_leader",
             "fedns_dns_responses_total", "fedns_dns_requests_total"} <= used
     exprs = " ".join(e for _, e in panel_queries())
     assert "histogram_quantile" in exprs

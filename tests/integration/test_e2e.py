@@ -131,16 +131,6 @@ def test_a_member_without_topology_is_left_out_not_fatal(etcd, tmp_path):
         sim.stop()
 
 
-@pytest.fixture
-def fresh_etcd():
-    """An etcd of its own: the module's holds pools other tests applied."""
-    cluster = procs.EtcdCluster(1).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 def test_pool_namespace_selectors_see_the_members_namespace_labels(fresh_etcd, tmp_path):
     # umich: a pool for team=blue namespaces (tried first) and one for everyone;
     # uva: only a team=blue pool, so a Service elsewhere waits until its namespace

@@ -58,7 +58,10 @@ async def test_allocation_writes_the_address_and_owner_keys(cluster):
     assert found["/fedns/ipam/owners/m1/uid-web/ipv4"] == {
         "pool": "v4", "address": "192.0.2.0", "namespace": "default", "service": "web",
         "uid": "uid-web"}
-    assert found["/fedns/ipam/pools/v4"] == pool.to_dict(pools(V4)[0])
+    record = found["/fedns/ipam/pools/v4"]
+    assert (record["apiVersion"], record["kind"]) == ("fedns.io/v1alpha1", "IPPool")
+    assert record["metadata"]["name"] == "v4" and record["metadata"]["uid"]
+    assert {**record["spec"], "name": "v4"} == pool.to_dict(pools(V4)[0])
 
 
 async def test_a_retried_request_gets_the_same_address_and_writes_nothing(cluster):

@@ -4,10 +4,12 @@ shrinks and deletes that name the holders, draining, overlap, all or nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
-from fedns.ipamstore import errors, keys
+from fedns.ipamstore import errors, keys, manager
+from fedns.store import memory
 from ipam import allocator, pool, request
 from ipam import errors as ipam_errors
 from tests.support import aio
@@ -203,3 +205,20 @@ async def test_a_shrink_racing_allocations_never_strands_an_address(cluster):
         parsed = keys.parse_key(kv.key)
         assert current.contains(4, int(parsed.address)), (outcome, parsed.address)
     assert not (await a.store.range(keys.LOCKS)).kvs, "no lock left behind"
+
+
+async def test_a_record_of_the_older_form_is_read_and_upgraded_once():
+    store = memory.MemoryStore("memory://")
+    legacy = {"name": "old", "site": "s", "addresses": ["192.0.2.0/28"]}
+    await store.put(keys.pool_key("old"), json.dumps(legacy).encode())
+    ipam = manager.IPAM(store, {})
+    await ipam.start()
+    try:
+        assert [p.name for p in ipam.pools()] == ["old"]
+        assert await ipam.upgrade_pool_records() == ["old"]
+        record = json.loads((await store.get(keys.pool_key("old"))).value)
+        assert record["kind"] == "IPPool" and record["metadata"]["name"] == "old"
+        assert record["spec"]["addresses"] == ["192.0.2.0/28"]
+        assert await ipam.upgrade_pool_records() == [], "once"
+    finally:
+        await ipam.stop()

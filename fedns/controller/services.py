@@ -1,4 +1,5 @@
-"""Level-triggered reconcile of one federated service, keyed by (namespace, name).
+"""The Service controller: a federated service's IPs and DNS records, keyed by
+(namespace, name).
 
 ``reconcile(key)`` reads every member's copy of the Service from the informer
 caches, makes each managed member's addresses true (IPAM through the Store, then
@@ -7,6 +8,10 @@ their own load balancer wrote them, computes health, and applies the desired
 records in one Store transaction.  It never looks at what event caused it, so
 running it twice changes nothing.  Members whose caches are not synced are never
 used to release anything: an empty cache is not proof that a Service is gone.
+
+It watches Services, EndpointSlices, Namespaces (pool namespace selectors), member
+health and the pool records: a Service refused an address is looked at again as soon
+as a pool of its site is added or changed.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from fedns import errors
-from fedns.controller import state
+from fedns.controller import runtime, state
+from fedns.controller import view as view_mod
+from fedns.ipamstore import keys as ipam_keys
 from fedns.members import member as member_mod
-from fedns.members import topology as topology_mod
 from fedns.records import apply as records_apply
 from fedns.records import desired
 from ipam import allocator, request
@@ -42,14 +48,14 @@ class IPAMService(Protocol):
     async def repair(self, existing: Callable[[tuple[str, str, str, str]], bool | None],
                      statuses: Any = (), grace: float = 300.0) -> Any: ...
 
+    def allocations(self) -> Any: ...
 
-@dataclasses.dataclass(frozen=True)
-class Result:
-    """What one reconcile did; ``requeue_after`` > 0 asks to look again later."""
+    def site_of(self, member: str) -> str: ...
 
-    published: int = 0  # healthy targets in the records
-    changed: int = 0  # record keys created, updated or deleted
-    requeue_after: float = 0.0
+    async def caught_up(self, revision: int, timeout: float) -> bool: ...
+
+
+Result = runtime.Result
 
 
 @dataclasses.dataclass(slots=True)
@@ -67,22 +73,28 @@ class _Copy:
     asked: tuple[dict[str, Any], dict[str, str], request.Request] | None = None
 
 
-class Reconciler:
-    """Reconciles federated services across ``members``."""
+class ServiceController(runtime.Controller):
+    """Reconciles federated services across the members of ``view``."""
+
+    name = "services"
+    watches = runtime.Watches(kinds=frozenset({"Service", "EndpointSlice", "Namespace"}),
+                              health=True, prefixes=(ipam_keys.POOLS,))
 
     def __init__(self, store: Any, federation: str, domain: str, ttl: int,
-                 members: Mapping[str, member_mod.Member], ipam: IPAMService,
-                 slices: state.SliceIndex) -> None:
+                 view: view_mod.View, ipam: IPAMService, workers: int = 4) -> None:
+        super().__init__()
         self.store = store
         self.federation, self.domain, self.ttl = federation, domain, ttl
-        self.members = members
+        self.view = view
+        self.members = view.members
         self.ipam = ipam
-        self.slices = slices
+        self.workers = workers
         self._copies: dict[tuple[str, str, str], _Copy] = {}
-        self._topology: dict[str, topology_mod.Topology] = {}
         # each service's records as last read or written (see records.apply.Known)
         self.records = records_apply.Known()
-        self._unplaced: set[str] = set()
+        # site -> Services refused an address there: a pool change looks at them again
+        self._refused: dict[str, set[Key]] = {}
+        self._pools_revision = 0  # the newest pool change seen; IPAM catches up first
         self._background: set[asyncio.Task] = set()
         self._writing: dict[tuple[str, Key], asyncio.Task] = {}
         self._write_slots: dict[str, asyncio.Semaphore] = {}
@@ -90,50 +102,72 @@ class Reconciler:
         # status writes wait (at most this long) for the queue to go idle: under a burst
         # every service is published first, then the members are told
         self.max_defer = 5.0
-        # set by the manager: put a key back in the queue after a delay; wait until
-        # the queue is idle (at most the given seconds)
-        self.requeue: Callable[[Key, float], None] = lambda key, delay: None
-        self.wait_idle: Callable[[float], Awaitable[object]] = _no_wait
+        self.repair_grace = 300.0
+
+    def requeue(self, key: Key, delay: float) -> None:
+        self.queue.add_after(key, delay)
+
+    async def wait_idle(self, timeout: float) -> object:
+        return await self.queue.wait_idle(timeout)
+
+    # -- events ----------------------------------------------------------------
+
+    def map(self, event: runtime.Event) -> Iterable[Key]:
+        if isinstance(event, runtime.StoreEvent):
+            return self._pool_changed(event)
+        if isinstance(event, runtime.HealthEvent):
+            return self.view.eligible_services(event.member)
+        if event.kind == "Service":
+            if (state.eligible(event.obj) or state.eligible(event.old)) and \
+                    not self.is_echo(event.member, event.key, event.obj, event.old):
+                namespace, _, name = event.key.partition("/")
+                return ((namespace, name),)
+            return ()
+        if event.kind == "EndpointSlice":
+            return {s for s in (state.slice_service(event.obj), state.slice_service(event.old))
+                    if s is not None}
+        if event.kind == "Namespace" and _labels(event.obj) != _labels(event.old):
+            # pool namespace selectors may now match differently
+            return [k for k in self.view.eligible_services(event.member) if k[0] == event.key]
+        return ()
+
+    def _pool_changed(self, event: runtime.StoreEvent) -> Iterable[Key]:
+        """A pool record changed: the Services refused in its site are looked at again
+        (once IPAM has seen the change)."""
+        if event.value is None:
+            return ()
+        try:
+            site = ipam_keys.pool_from_json(event.value).site
+        except (ValueError, errors.FednsError):
+            return ()  # IPAM logs an unreadable pool
+        self._pools_revision = max(self._pools_revision, event.revision)
+        return list(self._refused.get(site, ()))
+
+    async def keys(self) -> set[Key]:
+        found: set[Key] = set()
+        for name in self.members:
+            found.update(self.view.eligible_services(name))
+        prefix = f"{records_apply.OWNERS_PREFIX}{self.federation}/".encode()
+        listing = await self.store.range(prefix)
+        for kv in listing.kvs:
+            namespace, _, name = kv.key[len(prefix):].decode().partition("/")
+            if name:
+                found.add((namespace, name))
+        found.update((a.namespace, a.service) for a in self.ipam.allocations())
+        return found
+
+    def relist(self) -> None:
+        self.records.clear()
+
+    async def setup(self) -> None:
+        """Before any reconcile of a term, and at every resync: adopt addresses
+        Services already show, so a Store that lost them never renumbers a Service."""
+        await self.repair(self.repair_grace)
 
     # -- reading -------------------------------------------------------------
 
-    def topology(self, name: str) -> topology_mod.Topology | None:
-        """A member's region/zone; None while its Nodes are not known yet."""
-        known = self._topology.get(name)
-        if known is not None:
-            return known
-        m = self.members[name]
-        try:
-            known = m.topology()
-        except topology_mod.TopologyUnknown:
-            if m.synced():
-                raise
-            return None
-        self._topology[name] = known
-        return known
-
-    def locations(self) -> list[desired.Location]:
-        """Where every member is; a member whose topology is unknown is left out (its
-        copies are not published) rather than stopping every service's records."""
-        found = []
-        for name in self.members:
-            try:
-                topo = self.topology(name)
-            except topology_mod.TopologyUnknown as err:
-                if name not in self._unplaced:
-                    log.error("%s; its services are not published", err)
-                    self._unplaced.add(name)
-                continue
-            if topo is not None:
-                found.append(desired.Location(name, topo.region, topo.zone))
-        return found
-
     def healthy(self, m: member_mod.Member, namespace: str, name: str) -> bool:
-        if not m.ready:
-            return False
-        cache = m.endpointslices
-        return any(state.slice_ready(cache[key]) for key in self.slices.slices(m.name, namespace, name)
-                   if key in cache)
+        return self.view.healthy(m, namespace, name)
 
     def is_echo(self, member: str, key: str, new: Any, old: Any) -> bool:
         """True when a Service change is nothing but a managed member's status coming
@@ -210,6 +244,7 @@ class Reconciler:
                                     keep_uid=state.uid(svc) if serve and svc else None)
         if not serve or svc is None:
             self._copies.pop((m.name, namespace, name), None)
+            self._forget_refusal(self.ipam.site_of(m.name), (namespace, name))
             return None, None
         write = None
         if m.spec.ipam == "managed":
@@ -247,12 +282,25 @@ class Reconciler:
         except errors.FednsError as err:  # a bad loadBalancerIP or annotation
             self._event(m, svc, "AllocationFailed", f"invalid request: {err}", "Warning")
             return []
+        if self._pools_revision:
+            await self.ipam.caught_up(self._pools_revision, 1.0)
         result = await self.ipam.ensure(req)
+        site = self.ipam.site_of(m.name)
+        key = (namespace, name)
         if isinstance(result, allocator.Refusal):
+            self._refused.setdefault(site, set()).add(key)
             self._event(m, svc, "AllocationFailed", f"{result.reason}: {result.message}",
                         "Warning")
             return []
+        self._forget_refusal(site, key)
         return result.addresses()
+
+    def _forget_refusal(self, site: str, key: Key) -> None:
+        refused = self._refused.get(site)
+        if refused is not None and key in refused:
+            refused.discard(key)
+            if not refused:
+                del self._refused[site]
 
     def _alive(self, owner: tuple[str, str, str, str]) -> bool | None:
         """Does the allocation owner's Service still exist?  None: cannot tell yet."""
@@ -293,7 +341,7 @@ class Reconciler:
         ref = desired.ServiceRef(self.federation, namespace, name)
         copies = await asyncio.gather(*(self._copy(m, namespace, name)
                                         for m in self.members.values()))
-        where = self.locations()
+        where = self.view.locations()
         placed = {loc.member for loc in where}
         states = [s for s, _ in copies if s is not None and s.member in placed]
         want = desired.records(ref, self.domain, where, states, self.ttl)
@@ -315,14 +363,5 @@ def namespace_of(svc: dict[str, Any]) -> str:
     return str((svc.get("metadata") or {}).get("namespace") or "default")
 
 
-async def _no_wait(timeout: float) -> None:
-    return None
-
-
-def retry_delay(err: BaseException) -> float | None:
-    """None for a permanent failure (do not retry), else the wait to ask for."""
-    if isinstance(err, errors.PermanentError):
-        return None
-    if isinstance(err, errors.TemporaryError):
-        return err.delay
-    return 0.0  # unknown: let the queue's backoff decide
+def _labels(obj: Any) -> dict[str, str]:
+    return dict(((obj or {}).get("metadata") or {}).get("labels") or {})

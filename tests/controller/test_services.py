@@ -1,4 +1,4 @@
-"""The reconciler against in-memory members and a memory Store (no sockets)."""
+"""The Service controller against in-memory members and a memory Store (no sockets)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
-from fedns.controller import reconciler, state
+from fedns.controller import services, state
+from fedns.controller import view as view_mod
 from fedns.ipamstore import manager as ipam_manager
 from fedns.members import member as member_mod
-from fedns.members import topology
 from fedns.records import apply as records_apply
 from fedns.records import desired
 from fedns.store import memory
 from ipam import pool
+from placement import topology
 
 
 class Synced:
@@ -25,7 +26,7 @@ class Synced:
 
 
 class FakeMember:
-    """What the reconciler reads and calls of a Member."""
+    """What the Service controller reads and calls of a Member."""
 
     def __init__(self, name: str, zone: str) -> None:
         self.name = name
@@ -38,8 +39,8 @@ class FakeMember:
         self.writes: list[tuple[str, str, list[str]]] = []
         self.events: list[str] = []
 
-    def topology(self) -> topology.Topology:
-        return topology.Topology("r1", self._zone)
+    def topology(self) -> topology.Location:
+        return topology.Location(self.name, "", "r1", self._zone)
 
     def synced(self) -> bool:
         return True
@@ -76,15 +77,16 @@ async def world():
     await ipam.apply_pools([pool.from_dict({"name": "a-v4", "site": "a",
                                             "addresses": ["192.0.2.0/28"]})])
     m = FakeMember("a", "z1")
-    slices = state.SliceIndex()
-    rec = reconciler.Reconciler(store, "fed", "example.org", 30, {"a": m}, ipam, slices)
+    view = view_mod.View({"a": m})
+    slices = view.slices
+    rec = services.ServiceController(store, "fed", "example.org", 30, view, ipam)
     try:
         yield rec, m, slices, store
     finally:
         await ipam.stop()
 
 
-async def settle(rec: reconciler.Reconciler) -> None:
+async def settle(rec: services.ServiceController) -> None:
     while rec._writing or rec._background:
         await asyncio.gather(*rec._writing.values(), *rec._background)
 

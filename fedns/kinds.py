@@ -1,0 +1,40 @@
+"""The ``fedns.io/v1alpha1`` kinds: their names, scopes and Table columns; no behaviour.
+
+- ``ippools`` (``ipp``): one per IPAM pool, stored as IPAM's pool record itself
+  (``/fedns/ipam/pools/<name>``); the API adds validation, the write through IPAM and
+  the status computed at read (``fedns.api.pools``).
+- ``members`` (``mem``): one per member, written by the status controller.
+- ``federatedservices`` (``fsvc``, namespaced): one per published service, written
+  by the status controller.
+
+Shared by the API, which serves them, and the controllers, which write them.
+"""
+
+from __future__ import annotations
+
+from fedns.kapi import registry, tables
+
+GROUP, VERSION = "fedns.io", "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "fedns"}
+
+IPPOOLS = registry.Kind(
+    GROUP, VERSION, "ippools", "IPPool", namespaced=False, short_names=("ipp",),
+    categories=("fedns",), status=True, key_prefix="/fedns/ipam/pools/",
+    printer=tables.columns(("Site", ".spec.site"), ("Addresses", ".spec.addresses"),
+                           ("Capacity", ".status.capacity"), ("Used", ".status.used"),
+                           ("Free", ".status.free"), ("State", ".status.state")),
+    description="A pool of external addresses of one site.")
+MEMBERS = registry.Kind(
+    GROUP, VERSION, "members", "Member", namespaced=False, short_names=("mem",),
+    categories=("fedns",), status=True,
+    printer=tables.columns(("Site", ".spec.site"), ("Region", ".spec.region"),
+                           ("Zone", ".spec.zone"), ("Ready", ".status.ready"),
+                           ("Services", ".status.services"), ("Error", ".status.lastError")),
+    description="A member cluster of the federation.")
+FEDERATED_SERVICES = registry.Kind(
+    GROUP, VERSION, "federatedservices", "FederatedService", namespaced=True,
+    short_names=("fsvc",), categories=("fedns",), status=True,
+    printer=tables.columns(("Members", ".status.members"), ("Healthy", ".status.healthy"),
+                           ("Addresses", ".status.addresses"), ("DNS-Name", ".status.dnsName")),
+    description="A Service published under federation DNS names.")
