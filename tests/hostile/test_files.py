@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
 import pytest
+import yaml
 
 from fedns import cli, config
 from tests.hostile.conftest import ROOT
@@ -94,3 +96,17 @@ def test_check_api_auth(listen, token, refused):
             config.check_api_auth(settings, "c.yaml")
     else:
         config.check_api_auth(settings, "c.yaml")
+
+
+def test_the_deploy_config_needs_the_token_its_init_container_adds():
+    """deploy/base/config.yaml listens on 0.0.0.0 and leaves api.token to the init
+    container (from the fedns-api-token Secret): without it fedns run would not start."""
+    path = os.path.join(ROOT, "deploy", "base", "config.yaml")
+    settings = config.load(path)
+    assert settings.api.listen.startswith("0.0.0.0:")
+    with pytest.raises(config.ConfigError, match="api.token: is required"):
+        config.check_api_auth(settings, path)
+    with open(path) as f:
+        document = yaml.safe_load(f)
+    document["api"]["token"] = "from-the-secret"  # what the init container writes
+    config.check_api_auth(config.parse(document, path), path)
