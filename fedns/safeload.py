@@ -15,7 +15,7 @@ the problem.  What they refuse, and why it matters:
   in milliseconds instead of expanding to gigabytes;
 - values JSON cannot carry (NaN, infinities, ``!!binary`` and other explicit tags,
   mapping keys that are mappings or sequences);
-- a duplicate mapping key, when ``Limits.duplicate_keys`` is False (config files).
+- a duplicate mapping key, when ``Limits.allow_duplicate_keys`` is False (config files).
 
 The YAML is built straight from the parser's events (libyaml's, if PyYAML has it), with
 no node graph and no recursion, so every limit is checked before anything expands.
@@ -47,7 +47,7 @@ class Limits:
     max_bytes: int = MAX_BYTES
     max_depth: int = 100  # nested mappings and sequences
     max_nodes: int = 1_000_000  # scalars, mappings and sequences, aliases expanded
-    duplicate_keys: bool = True  # the last wins (kube-apiserver's default); False: refuse
+    allow_duplicate_keys: bool = True  # the last wins (kube-apiserver's default); False: refuse
     # a YAML syntax error worded by PyYAML's own parser, which says what it found as
     # well as what it expected (libyaml's, used to parse, is many times faster)
     python_messages: bool = False
@@ -55,7 +55,7 @@ class Limits:
 
 DEFAULT = Limits()
 # config and pool files: a repeated key is a mistake, and people read the messages
-FILES = Limits(duplicate_keys=False, python_messages=True)
+FILES = Limits(allow_duplicate_keys=False, python_messages=True)
 
 
 class Refused(errors.UsageError):
@@ -121,7 +121,7 @@ def load_json(raw: bytes | str, limits: Limits = DEFAULT) -> Any:
     text = decode(raw, limits)
     try:
         value = json.loads(text, parse_constant=_no_constant,
-                           object_pairs_hook=None if limits.duplicate_keys else _pairs_once)
+                           object_pairs_hook=None if limits.allow_duplicate_keys else _pairs_once)
     except RecursionError:
         raise _too_deep(limits) from None
     except json.JSONDecodeError as err:
@@ -296,7 +296,7 @@ class _Builder:
         if key is _MERGE:
             frame.merges.extend(_merge_sources(value, line))
             return
-        if key in frame.explicit and not self.limits.duplicate_keys:
+        if key in frame.explicit and not self.limits.allow_duplicate_keys:
             raise Refused(f"line {line}: duplicate key {key!r}", "duplicate")
         frame.explicit.add(key)
         assert isinstance(frame.value, dict)
