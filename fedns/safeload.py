@@ -1,6 +1,7 @@
 """JSON and YAML from untrusted bytes (API request bodies, config and pool files), within limits.
 
-``load_json(raw)`` and ``load_yaml(raw)`` return plain JSON values (dicts with string
+``load_json(raw)``, ``load_yaml(raw)`` and ``load_yaml_documents(raw)`` (a stream of
+documents) return plain JSON values (dicts with string
 keys, lists, str, int, float, bool, None) or raise :class:`Refused`, one line naming
 the problem.  What they refuse, and why it matters:
 
@@ -202,15 +203,16 @@ class _Frame:
 class _Builder:
     """JSON values from a YAML event stream, counting nodes as aliases expand."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, documents: bool = False) -> None:
         self.limits = limits
+        self.many = documents  # a stream of documents, not one
         self.stack: list[_Frame] = []
         self.anchors: dict[str, tuple[Any, int, int]] = {}  # value, nodes, height
         self.open_anchors: set[str] = set()
-        self.nodes = 0
+        self.nodes = 0  # over the whole stream: the limits are the stream's
         self.aliased = 0
-        self.documents = 0
-        self.result: Any = None
+        self.results: list[Any] = []  # the documents done
+        self.result: Any = None  # the document being built
 
     def feed(self, event: events.Event) -> None:
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
@@ -244,10 +246,13 @@ class _Builder:
                                               frame.height)
             self._add(frame.value, frame.height, frame.line)
         elif isinstance(event, events.DocumentStartEvent):
-            self.documents += 1
-            if self.documents > 1:
+            if self.results and not self.many:
                 raise Refused(f"line {line}: expected a single document, found another",
                               "syntax")
+        elif isinstance(event, events.DocumentEndEvent):
+            self.results.append(self.result)
+            self.result = None
+            self.anchors.clear()  # an anchor names a node of its own document only
 
     def _count(self, size: int, aliased: int, line: int) -> None:
         self.nodes += size
@@ -381,22 +386,33 @@ def _copy(value: Any) -> Any:
 
 def load_yaml(raw: bytes | str, limits: Limits = DEFAULT) -> Any:
     """The value of the single YAML document in ``raw`` (None when empty), or Refused."""
+    documents = _load(raw, limits, False)
+    return documents[0] if documents else None
+
+
+def load_yaml_documents(raw: bytes | str, limits: Limits = DEFAULT) -> list[Any]:
+    """The values of every YAML document in ``raw`` (``---`` between them), or Refused;
+    the limits hold for the whole stream."""
+    return _load(raw, limits, True)
+
+
+def _load(raw: bytes | str, limits: Limits, many: bool) -> list[Any]:
     text = decode(raw, limits)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            return load_json(text, limits)
+            return [load_json(text, limits)]
         except Refused as err:
             if err.reason != "syntax":
                 raise
             # not JSON: flow-style YAML, read below
     try:
-        return _build(text, limits, _LIBYAML)
+        return _build(text, limits, _LIBYAML, many)
     except _SyntaxError as err:
         if not limits.python_messages or _LIBYAML is yaml.SafeLoader:
             raise err.refused from None
     try:
-        return _build(text, limits, yaml.SafeLoader)
+        return _build(text, limits, yaml.SafeLoader, many)
     except _SyntaxError as err:
         raise err.refused from None
 
@@ -407,9 +423,9 @@ class _SyntaxError(Exception):
         self.refused = refused
 
 
-def _build(text: str, limits: Limits, loader: Any) -> Any:
-    """The document built from ``loader``'s events; a syntax error is _SyntaxError."""
-    builder = _Builder(limits)
+def _build(text: str, limits: Limits, loader: Any, many: bool) -> list[Any]:
+    """The documents built from ``loader``'s events; a syntax error is _SyntaxError."""
+    builder = _Builder(limits, many)
     try:
         for event in yaml.parse(text, Loader=loader):
             builder.feed(event)
@@ -421,4 +437,4 @@ def _build(text: str, limits: Limits, loader: Any) -> Any:
     except yaml.YAMLError as err:
         raise _SyntaxError(Refused(f"not valid YAML: {str(err).splitlines()[0]}",
                                    "syntax")) from None
-    return builder.result
+    return builder.results

@@ -195,7 +195,8 @@ def _refuse_stranding(old: pool.Pool, holders: list[ledger.Allocation]) -> None:
     raise ipam_errors.PoolInUse(
         f"{pool.describe(old.name)}: the change would strand {len(holders)} address"
         f"{'es' if len(holders) != 1 else ''} in use: {shown}{more}; drain the pool first"
-        f" (fedns pool drain {old.name}) and move those Services")
+        f" (fedns pool drain {old.name} --store URL, or spec.draining: true on its IPPool"
+        f" at the API) and move those Services")
 
 
 def _existing(ipam: Core, name: str) -> pool.Pool:
