@@ -123,6 +123,19 @@ def test_duplicate_keys_last_wins_by_default_and_are_refused_for_files():
         {"a": 2}
 
 
+def test_a_stream_of_documents():
+    assert safeload.load_yaml_documents(b"") == []
+    assert safeload.load_yaml_documents(b"a: &x 1\n---\n- b\n---\n") == [{"a": 1}, ["b"], None]
+    assert safeload.load_yaml_documents(b'{"a": 1}') == [{"a": 1}]
+    with pytest.raises(safeload.Refused, match="undefined alias"):  # anchors stay home
+        safeload.load_yaml_documents(b"a: &x 1\n---\nb: *x\n")
+    # 907 nodes, 900 from aliases: under go-yaml's 1,000-node floor alone, over it twice
+    document = b"a: &a [1, 2]\nb: [" + b", ".join([b"*a"] * 300) + b"]"
+    assert len(safeload.load_yaml_documents(document)[0]["b"]) == 300
+    with pytest.raises(safeload.Refused, match="excessive aliasing"):
+        safeload.load_yaml_documents(document + b"\n---\n" + document)
+
+
 def test_node_limit_counts_expanded_aliases():
     limits = safeload.Limits(max_nodes=50)
     assert safeload.load_yaml(b"a: &a [1, 2, 3]\nb: [*a, *a]", limits)
