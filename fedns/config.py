@@ -15,9 +15,7 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
-from fedns import errors
+from fedns import errors, safeload
 from fedns import store as store_urls
 from fedns.members import member
 from ipam import pool as ipam_pool
@@ -259,16 +257,26 @@ def parse(document: Any, path: str = "config") -> Settings:
                     members=tuple(members), pools=tuple(pools))
 
 
+def check_api_auth(settings: Settings, path: str = "config") -> None:
+    """Raise ConfigError unless writes to the API need credentials wherever it can be
+    reached: an ``api.listen`` that is not a loopback address needs ``api.token``
+    (the API has no other authentication).  ``fedns run`` checks this before it starts;
+    reading a config for anything else (``fedns corefile render``) does not."""
+    host, _ = split_listen(settings.api.listen)
+    if settings.api.token or ipaddress.ip_address(host).is_loopback:
+        return
+    problem = (f"api.token: is required when api.listen ({settings.api.listen}) is not a "
+               "loopback address: without it anyone who can reach the API can change pools")
+    raise ConfigError(path, [problem])
+
+
 def load(path: str) -> Settings:
-    """Read and validate the config file at ``path``."""
+    """Read and validate the config file at ``path`` (within :data:`fedns.safeload.FILES`'
+    limits: 3 MiB, UTF-8, nesting, aliases, no repeated key)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            document = yaml.safe_load(f)
+        document = safeload.load_yaml(safeload.read_file(path), safeload.FILES)
     except OSError as err:
-        raise ConfigError(path, [f"cannot read: {err.strerror}"]) from err
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(path, [f"{where}not valid YAML: {problem}"]) from err
+        raise ConfigError(path, [f"cannot read: {err.strerror or err}"]) from err
+    except safeload.Refused as err:
+        raise ConfigError(path, [str(err)]) from err
     return parse(document, path)

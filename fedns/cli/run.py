@@ -53,6 +53,7 @@ async def wait_for_signal() -> None:
 
 async def _run(args: argparse.Namespace) -> int:
     settings = config.load(args.config)  # every problem, before anything starts
+    config.check_api_auth(settings, args.config)
     setup_logging(args.verbose)
     appliance = app.Appliance(settings, identity=args.identity)
     with stop_signals() as stop:

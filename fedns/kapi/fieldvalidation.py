@@ -153,7 +153,9 @@ def check(kind: Kind, obj: Obj, operation: str, name: str = "", namespace: str =
         found = unknown(kind, obj)
         if found:
             gvk = f"{kind.api_version if kind.group else '/' + kind.version}, Kind={kind.kind}"
-            raise status.ApiError(500, "", (
+            # kube-apiserver has answered this with a 500; a bad request it is (4xx: the
+            # client's body is wrong, and no request body gets a 500 here)
+            raise status.ApiError(400, "BadRequest", (
                 f"failed to create typed patch object ({namespace}/{name}; {gvk}): "
                 + "; ".join(f"{p}: field not declared in schema" for _, p in found)))
         return

@@ -7,9 +7,15 @@ which needs to know list merge keys, lives in :mod:`fedns.kapi.strategic`.  Pure
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from fedns import errors
+
+# what "copy" operations of one JSON patch may add, in bytes of JSON: without a bound,
+# a few dozen copies of the document into itself make gigabytes (kube-apiserver sets
+# json-patch's AccumulatedCopySizeLimit to its 3 MiB request limit too)
+MAX_COPIED_BYTES = 3 * 1024 * 1024
 
 
 class BadPatch(errors.UsageError):
@@ -37,7 +43,9 @@ def _unescape(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
-def _pointer(path: str) -> list[str]:
+def _pointer(path: Any) -> list[str]:
+    if not isinstance(path, str):
+        raise BadPatch(f"invalid JSON pointer {path!r}: must be a string")
     if path == "":
         return []
     if not path.startswith("/"):
@@ -121,6 +129,7 @@ def json_patch(doc: Any, operations: Any) -> Any:
     if not isinstance(operations, list):
         raise BadPatch("a JSON patch must be a list of operations")
     doc = copy.deepcopy(doc)
+    copied = 0
     for op in operations:
         if not isinstance(op, dict) or "op" not in op or "path" not in op:
             raise BadPatch(f"invalid JSON patch operation {op!r}")
@@ -144,6 +153,11 @@ def json_patch(doc: Any, operations: Any) -> Any:
                 doc, value = _remove(doc, source)
             else:
                 value = copy.deepcopy(_get(doc, source))
+                copied += len(json.dumps(value, separators=(",", ":")))
+                if copied > MAX_COPIED_BYTES:
+                    raise BadPatch(f"unable to complete the copy: the accumulated size "
+                                   f"increase of copy is {copied}, exceeding the limit "
+                                   f"{MAX_COPIED_BYTES}")
             doc = _add(doc, path, value)
         elif kind == "test":
             if _get(doc, path) != op["value"]:

@@ -18,22 +18,20 @@ import asyncio
 import contextlib
 import dataclasses
 import hmac
-import json
 import logging
 import ssl
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from fedns import errors
 from fedns.kapi import (
+    body,
     crds,
     discovery,
     fieldvalidation,
     objects,
     openapi,
-    protobuf,
     registry,
     selectors,
     status,
@@ -136,7 +134,7 @@ class Server:
 
     def app(self) -> web.Application:
         application = web.Application(middlewares=[self._middleware],
-                                      client_max_size=16 * 1024 * 1024)
+                                      client_max_size=body.MAX_BYTES + 1)
         application.router.add_route("*", "/{tail:.*}", self._dispatch)
         return application
 
@@ -422,43 +420,16 @@ class Server:
         raise status.method_not_allowed(method.lower())
 
     async def _body(self, request: web.Request, allow_list: bool = False) -> Any:
-        content_type = request.headers.get("Content-Type", JSON).split(";")[0].strip().lower()
-        raw = await request.read()
-        if content_type == "application/cbor":
-            raise status.unsupported_media_type(content_type, [JSON, "application/yaml"])
-        body: Any
-        try:
-            if "protobuf" in content_type:
-                body = _from_protobuf(raw)
-            elif content_type in ("application/yaml", "application/apply-patch+yaml"):
-                body = yaml.safe_load(raw.decode()) if raw else None
-            else:
-                body = json.loads(raw) if raw else None
-        except (ValueError, yaml.YAMLError) as err:
-            raise status.bad_request(f"the body of the request was in an unknown format - "
-                                     f"{err}") from err
-        if body is None or not (isinstance(body, dict) or (allow_list and isinstance(body, list))):
-            raise status.bad_request("the request body must be a JSON object")
-        return body
+        return await body.read(request, allow_list)  # limits and media types: kapi.body
 
     async def _delete_options(self, request: web.Request) -> Obj:
-        options: Obj = {}
-        if request.can_read_body:
-            raw = await request.read()
-            if raw.strip():
-                try:
-                    if "protobuf" in request.headers.get("Content-Type", ""):
-                        options = _from_protobuf(raw)
-                    else:
-                        options = json.loads(raw)
-                except ValueError as err:
-                    raise status.bad_request(f"invalid DeleteOptions: {err}") from err
+        options = await body.read_options(request)
         for key in ("propagationPolicy", "gracePeriodSeconds"):
             if key in request.query:
                 options.setdefault(key, request.query[key])
         if "dryRun" in request.query:
             options.setdefault("dryRun", request.query.getall("dryRun"))
-        return options if isinstance(options, dict) else {}
+        return options
 
     def _objects_response(self, request: web.Request, kind: Kind, items: list[Obj], *,
                           single: bool, revision: str, continue_token: str = "",
@@ -639,15 +610,6 @@ class Server:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write_eof()
         return response
-
-
-def _from_protobuf(raw: bytes) -> Obj:
-    try:
-        return protobuf.decode(raw)
-    except protobuf.BadProtobuf as err:
-        raise status.unsupported_media_type(
-            "application/vnd.kubernetes.protobuf", [JSON, "application/yaml"],
-            detail=str(err)) from err
 
 
 def _int(text: str, name: str) -> int:

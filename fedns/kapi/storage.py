@@ -29,8 +29,10 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
+from fedns import safeload
 from fedns.kapi import apply as server_apply
-from fedns.kapi import fieldvalidation, objects, patch, registry, selectors, status, strategic
+from fedns.kapi import (fieldvalidation, objects, patch, registry, selectors, shapes, status,
+                        strategic)
 from fedns.kapi.registry import Kind
 from fedns.store import base
 
@@ -42,6 +44,9 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
+# the largest stored object: below etcd's default request limit (1.5 MiB) with room for
+# the key and the claims of the same transaction
+MAX_OBJECT_BYTES = 1_500_000
 _ATTEMPTS = 16  # retries of a write whose claims or (unconditioned) object raced
 # what a Storage remembers (see the module docstring): the values it last wrote, for
 # watches that lag at most this many writes behind; objects its writes returned, until
@@ -259,6 +264,9 @@ class Storage:
     def _check_type(self, kind: Kind, obj: Obj) -> None:
         if not isinstance(obj, dict):
             raise status.bad_request("the body of the request is not a JSON object")
+        problems = shapes.check(kind.group, kind.kind, obj)
+        if problems:
+            raise shapes.error(kind, obj, problems)
         api_version, object_kind = obj.get("apiVersion"), obj.get("kind")
         if object_kind and object_kind != kind.kind or api_version and \
                 api_version != kind.api_version:
@@ -327,6 +335,10 @@ class Storage:
         ``compares[0]`` (on ``key``) expects."""
         if obj is not None:
             value, meta_end = encoded or objects.encode(obj)
+            if len(value) > MAX_OBJECT_BYTES:  # patches add up past any request limit
+                raise status.ApiError(413, "RequestEntityTooLarge",
+                                      f"Request entity too large: the object is {len(value)} "
+                                      f"bytes, more than the {MAX_OBJECT_BYTES} stored")
         if kind.commit is not None:
             expected = compares[0].value if compares[0].target is base.Target.MOD else 0
             return await kind.commit(key, int(expected), obj,
@@ -423,6 +435,11 @@ class Storage:
                 raise status.ApiError(422, "Invalid", str(err)) from err
             if not isinstance(patched, dict):
                 raise status.bad_request("the patch did not produce an object")
+            # a JSON patch's path reaches any depth (merge patches nest no deeper than
+            # their body or the object)
+            if patch_type == JSON_PATCH and not safeload.within_depth(patched):
+                raise status.ApiError(422, "Invalid", "the patched object is nested deeper "
+                                      f"than {safeload.DEFAULT.max_depth} levels")
             wanted = str(objects.meta(patched).get("resourceVersion") or "")
             if wanted and wanted != str(kv.mod_revision):
                 raise status.conflict(kind.plural, kind.group, name)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from fedns.kapi import objects, scale, status
+from fedns.kapi import objects, scale, shapes, status
 from fedns.kapi.registry import Kind
 
 if TYPE_CHECKING:  # the discovery half of this module stays pure
@@ -68,6 +68,9 @@ async def handle(store: storage.Storage, method: str, kind: Kind, namespace: str
         request = await body()
         if not isinstance(request, dict):
             raise status.bad_request("the request body must be a JSON object")
+        problems = shapes.check(kind.group, kind.kind, request)
+        if problems:  # a wrongly typed field, as for any other kind
+            raise shapes.error(kind, request, problems)
         request.setdefault("apiVersion", kind.api_version)
         request.setdefault("kind", kind.kind)
         return 201, kind.review(request)

@@ -110,8 +110,8 @@ async def test_create_with_unknown_fields(http, query, code, warnings):
     pytest.param("application/strategic-merge-patch+json", {"spec": {"bogus": 1}}, 422,
                  "Invalid", id="strategic-strict"),
     pytest.param("application/apply-patch+yaml",
-                 {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"bogus": 1}}, 500,
-                 "", id="apply-typed"),
+                 {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"bogus": 1}}, 400,
+                 "BadRequest", id="apply-typed"),
 ])
 async def test_patch_with_unknown_fields(http, content_type, body, code, reason):
     await call(http, "POST", DEPLOYMENTS, DEPLOY)

@@ -29,3 +29,16 @@ async def test_python_example_runs():
     namespace: dict = {}
     exec("async def example():\n" + textwrap.indent(code, "    "), namespace)  # noqa: S102 - our own README
     await namespace["example"]()
+
+
+def test_the_limits_are_the_ones_enforced():
+    from fedns import safeload
+    from fedns.kapi import body, patch, storage
+
+    limits = README.split("- **Limits**", 1)[1].split("- **Auth**", 1)[0]
+    for number in (body.MAX_BYTES, safeload.DEFAULT.max_depth, body.MAX_PATCH_OPERATIONS,
+                   storage.MAX_OBJECT_BYTES):
+        assert str(number) in limits, number
+    assert body.PARSE_THREADS == 2 and "two-thread pool" in limits
+    assert patch.MAX_COPIED_BYTES == body.MAX_BYTES  # "3 MiB" both
+    assert body.INLINE_BYTES == {"yaml": 4 * 1024, "json": 64 * 1024, "protobuf": 64 * 1024}
