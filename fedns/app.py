@@ -18,11 +18,11 @@ from typing import Any, Self
 
 from prometheus_client import CollectorRegistry
 
-from fedns import config, errors, kinds, store
+from fedns import config, errors, kinds, store, templates
 from fedns.api import metrics as metrics_mod
 from fedns.api import pools as api_pools
 from fedns.api import server as api_server
-from fedns.controller import leader, runtime, services
+from fedns.controller import leader, propagation, runtime, services
 from fedns.controller import metrics as controller_metrics
 from fedns.controller import status as status_controller
 from fedns.controller import view as view_mod
@@ -167,10 +167,14 @@ class Appliance:
         self.registry.register(metrics_mod.DictCollector(
             dns_metrics, "The embedded DNS server (see fedns/dnsserver/README.md)."))
 
-        reg = kapi_registry.Registry([api_pools.kind(self.ipam), kinds.MEMBERS,
-                                      kinds.FEDERATED_SERVICES])
+        # the federation endpoint: the built-in template kinds beside the fedns.io ones
+        endpoint = templates.kinds()
+        reg = kapi_registry.Registry([*endpoint, api_pools.kind(self.ipam),
+                                      kinds.MEMBERS, kinds.FEDERATED_SERVICES])
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
                                         token=s.api.token)
+        for name in await templates.seed(self.api.storage):
+            log.info("endpoint: namespace %s created", name)
         host, port = config.split_listen(s.api.listen)
         with _naming("api.listen"):
             port = await self.api.start(host, port, ssl_context=s.api.ssl_context())
@@ -178,6 +182,8 @@ class Appliance:
         self._stack.push_async_callback(self.api.stop)
         rt.add(status_controller.StatusController(self.api.storage, view, s.federation,
                                                   s.domain, after=svc))
+        rt.add(propagation.PropagationController(self.api.storage, self.members,
+                                                 templates.propagated(endpoint)))
         self._tasks.append(asyncio.create_task(rt.follow_store(), name="store-follower"))
         self.elector = leader.Elector(self.store, self.identity, rt.lead, ttl=self.lease_ttl)
         self._tasks.append(asyncio.create_task(self.elector.run(), name="elector"))
