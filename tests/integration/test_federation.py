@@ -1,0 +1,237 @@
+"""The federation endpoint end to end: kubectl against ``fedns run`` (real etcd) posts a
+Deployment and a LoadBalancer Service once; ``fedns sim`` members get their copies,
+the Service enters the centerpiece (addresses from each site's pool, dig at every
+tier), member status comes back, a stopped member waits and catches up, and deleting
+the templates removes every copy."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from fedns.sim import tls
+from tests.integration import harness as h
+
+SPECS = "umich:us-east:us-east-1,ucsd:us-west:us-west-1"
+MEMBERS = ("umich", "ucsd", "uva")
+APP = yaml.safe_dump_all([
+    {"apiVersion": "apps/v1", "kind": "Deployment",
+     "metadata": {"name": "web", "namespace": "default"},
+     "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "web"}},
+              "template": {"metadata": {"labels": {"app": "web"}},
+                           "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+     "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
+              "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]}},
+])
+
+
+def endpoint_slice(name: str) -> str:
+    # no EndpointSlice controller in the sim yet: the endpoints a member would report
+    return yaml.safe_dump(
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": f"{name}-abc", "namespace": "default",
+                      "labels": {"kubernetes.io/service-name": name}},
+         "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+         "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": True}}]})
+
+
+class Federation:
+    """Two sims (uva alone, so it can be stopped), one replica, and kubectl for the
+    endpoint through a kubeconfig context of its own."""
+
+    def __init__(self, etcd: Any, tmp_path: Any) -> None:
+        (tmp_path / "lone").mkdir()
+        self.lone = h.Sim(str(tmp_path / "lone"), "uva:us-east:us-east-2")
+        self.main = h.Sim(str(tmp_path), SPECS)
+        self.kubeconfig = str(tmp_path / "all.kubeconfig")
+        merged = subprocess.run([h.kubectl_binary(), "config", "view", "--flatten"],
+                                env={"KUBECONFIG": f"{self.main.kubeconfig}:{self.lone.kubeconfig}"},
+                                capture_output=True, text=True, check=True).stdout
+        with open(self.kubeconfig, "w") as f:
+            f.write(merged)
+        # kubectl sends its bearer token only over HTTPS
+        cert = tls.self_signed("fedns-api")
+        cert_file, key_file = tmp_path / "api.crt", tmp_path / "api.key"
+        cert_file.write_bytes(cert.cert_pem)
+        key_file.write_bytes(cert.key_pem)
+        self.replica = h.Replica(str(tmp_path), "r1", etcd.url, self.kubeconfig,
+                                 members=SPECS + ",uva:us-east:us-east-2",
+                                 tls=(str(cert_file), str(key_file)))
+        self.endpoint_config = str(tmp_path / "federation.kubeconfig")
+        with open(self.endpoint_config, "w") as f:
+            yaml.safe_dump({
+                "apiVersion": "v1", "kind": "Config", "current-context": "federation",
+                "clusters": [{"name": "federation",
+                              "cluster": {"server": self.replica.api_url,
+                                          "certificate-authority": str(cert_file)}}],
+                "users": [{"name": "team", "user": {"token": "s3cret"}}],
+                "contexts": [{"name": "federation",
+                              "context": {"cluster": "federation", "user": "team"}}]}, f)
+        self.cache = str(tmp_path / "kubecache")
+
+    def sim(self, member: str) -> h.Sim:
+        return self.lone if member == "uva" else self.main
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        result = subprocess.run(
+            [h.kubectl_binary(), "--kubeconfig", self.endpoint_config, "--cache-dir", self.cache,
+             *args], input=stdin, capture_output=True, text=True, timeout=60, check=False)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def template(self, kind: str, name: str) -> dict[str, Any]:
+        return json.loads(self.kubectl("get", kind, name, "-o", "json"))
+
+    def copy(self, member: str, kind: str, name: str) -> dict[str, Any] | None:
+        out = self.sim(member).kubectl(member, "get", kind, name, "-o", "json", "--ignore-not-found")
+        return json.loads(out) if out.strip() else None
+
+    def replicas(self) -> dict[str, int | None]:
+        found = {}
+        for m in MEMBERS:
+            copy = self.copy(m, "deployment", "web")
+            found[m] = copy["spec"]["replicas"] if copy else None
+        return found
+
+    def outcomes(self, kind: str, name: str) -> dict[str, str]:
+        notes = self.template(kind, name)["metadata"].get("annotations") or {}
+        return {m: o["state"] for m, o in json.loads(notes.get("fedns.io/members", "{}")).items()}
+
+    def stop(self) -> None:
+        self.replica.kill()
+        self.main.stop()
+        self.lone.stop()
+
+
+@pytest.fixture
+def fed(etcd, tmp_path):
+    f = Federation(etcd, tmp_path)
+    try:
+        f.replica.start()
+        yield f
+    finally:
+        f.stop()
+
+
+def name(service: str, *tier: str) -> str:
+    return ".".join([service, "default", h.FEDERATION, "svc", *tier, h.DOMAIN])
+
+
+def report_status(fed: Federation, member: str, replicas: int) -> None:
+    """What a member's Deployment controller would write (the sim has none yet)."""
+    copy = fed.copy(member, "deployment", "web")
+    assert copy is not None
+    status = {"observedGeneration": copy["metadata"]["generation"], "replicas": replicas,
+              "updatedReplicas": replicas, "readyReplicas": replicas,
+              "availableReplicas": replicas,
+              "conditions": [{"type": "Available", "status": "True",
+                              "reason": "MinimumReplicasAvailable", "message": "ok"}]}
+    fed.sim(member).kubectl(member, "patch", "deployment", "web", "--subresource=status",
+                            "--type=merge", "-p", json.dumps({"status": status}))
+
+
+def test_the_endpoint_serves_templates_and_clusters(fed):
+    for listing in ("clusters", "members"):
+        out = fed.kubectl("get", listing)
+        assert all(m in out for m in MEMBERS), out
+    kinds = fed.kubectl("api-resources", "-o", "name").split()
+    for resource in ("namespaces", "configmaps", "secrets", "deployments.apps",
+                     "replicasets.apps", "daemonsets.apps", "jobs.batch", "services", "events",
+                     "horizontalpodautoscalers.autoscaling", "ingresses.networking.k8s.io",
+                     "members.fedns.io"):
+        assert resource in kinds
+    assert "default" in fed.kubectl("get", "namespaces")
+
+
+def test_apply_once_runs_everywhere_and_reports_back(fed):
+    fed.kubectl("apply", "-f", "-", stdin=APP)
+    h.until(lambda: fed.replicas() == {"umich": 2, "ucsd": 2, "uva": 2}, 30,
+            "two replicas in each member")
+    copy = fed.copy("umich", "deployment", "web")
+    assert copy["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "fedns"
+    assert copy["metadata"]["annotations"]["fedns.io/template-generation"] == "1"
+    h.until(lambda: fed.outcomes("deployment", "web") == dict.fromkeys(MEMBERS, "Applied"),
+            15, "every member Applied")
+
+    # the Service enters the centerpiece in every member: pool addresses, DNS tiers
+    for m in MEMBERS:
+        fed.sim(m).kubectl(m, "apply", "-f", "-", stdin=endpoint_slice("web"))
+    ips = {m: h.until(lambda m=m: h.ingress_ip(fed.sim(m), m, "web"), 20, f"{m} address")
+           for m in MEMBERS}
+    every = sorted(f"A {ip}" for ip in ips.values())
+    h.until(lambda: fed.replica.dig(name("web")) == every, 15, "global name answers all")
+    assert fed.replica.dig(name("web", "us-west-1", "us-west")) == [f"A {ips['ucsd']}"]
+    assert fed.replica.dig(name("web", "us-east-1", "us-east")) == [f"A {ips['umich']}"]
+    assert fed.replica.dig(name("web", "us-east-2", "us-east")) == [f"A {ips['uva']}"]
+    assert fed.replica.dig(name("web", "us-east")) == sorted(
+        [f"A {ips['umich']}", f"A {ips['uva']}"])
+    h.until(lambda: sorted(i["ip"] for i in fed.template("service", "web")["status"]
+                           .get("loadBalancer", {}).get("ingress", [])) == sorted(ips.values()),
+            15, "the endpoint's Service lists every member's address")
+
+    # the members report; the endpoint shows their sum
+    for m in MEMBERS:
+        report_status(fed, m, 2)
+
+    def summed() -> bool:
+        status = fed.template("deployment", "web").get("status") or {}
+        return status.get("readyReplicas") == 6 and status.get("observedGeneration") == 1
+    h.until(summed, 15, "status summed at the endpoint")
+    row = fed.kubectl("get", "deployment", "web", "--no-headers").split()
+    assert row[:2] == ["web", "6/6"], row
+    fed.kubectl("rollout", "status", "deployment/web", "--timeout=20s")
+    assert "Propagated" in fed.kubectl("describe", "deployment", "web")
+
+    # a stopped member: the change waits for it, nothing of it is deleted
+    fed.lone.proc.send_signal(signal.SIGSTOP)
+    try:
+        h.until(lambda: fed.kubectl("get", "clusters", "uva", "-o",
+                                    "jsonpath={.status.ready}") == "false", 20, "uva NotReady")
+        fed.kubectl("patch", "deployment", "web", "--type=merge", "-p",
+                    '{"spec":{"replicas":9}}')
+        h.until(lambda: fed.copy("umich", "deployment", "web")["spec"]["replicas"] == 3 and
+                fed.copy("ucsd", "deployment", "web")["spec"]["replicas"] == 3, 20,
+                "the reachable members get their share")
+        h.until(lambda: fed.outcomes("deployment", "web")["uva"] == "Unreachable", 10,
+                "uva reported Unreachable")
+        assert fed.template("deployment", "web")["status"]["observedGeneration"] == 1
+    finally:
+        fed.lone.proc.send_signal(signal.SIGCONT)
+    h.until(lambda: fed.replicas() == {"umich": 3, "ucsd": 3, "uva": 3}, 30, "uva caught up")
+    assert h.ingress_ip(fed.lone, "uva", "web") == ips["uva"], "uva's Service was left alone"
+    for m in MEMBERS:
+        report_status(fed, m, 3)
+    h.until(lambda: fed.template("deployment", "web")["status"].get("observedGeneration") == 2,
+            15, "observedGeneration advanced once every member caught up")
+
+    # deleting the templates removes every copy, and the service from DNS
+    fed.kubectl("delete", "-f", "-", "--timeout=60s", stdin=APP)
+    h.until(lambda: all(fed.copy(m, "deployment", "web") is None and
+                        fed.copy(m, "service", "web") is None for m in MEMBERS), 30,
+            "copies deleted from every member")
+    assert fed.kubectl("get", "deployment,service", "--ignore-not-found", "-o", "name") == ""
+    h.until(lambda: fed.replica.rcode(name("web")) == "NXDOMAIN", 15, "withdrawn from DNS")
+
+
+def test_an_unmanaged_object_is_a_conflict_and_helm_releases_stay(fed):
+    fed.main.kubectl("ucsd", "create", "configmap", "settings", "--from-literal=a=mine")
+    fed.kubectl("create", "configmap", "settings", "--from-literal=a=federated")
+    fed.kubectl("create", "secret", "generic", "sh.helm.release.v1.web.v1", "--type",
+                "helm.sh/release.v1", "--from-literal=release=x")
+    h.until(lambda: fed.outcomes("configmap", "settings") == {
+        "umich": "Applied", "ucsd": "Conflict", "uva": "Applied"}, 20, "ucsd's is a conflict")
+    assert fed.copy("ucsd", "configmap", "settings")["data"] == {"a": "mine"}
+    assert fed.copy("umich", "configmap", "settings")["data"] == {"a": "federated"}
+    assert "PropagationConflict" in fed.kubectl("describe", "configmap", "settings")
+    assert all(fed.copy(m, "secret", "sh.helm.release.v1.web.v1") is None for m in MEMBERS)
+    fed.kubectl("delete", "configmap", "settings")
+    h.until(lambda: fed.copy("umich", "configmap", "settings") is None, 20, "copy deleted")
+    assert fed.copy("ucsd", "configmap", "settings")["data"] == {"a": "mine"}, \
+        "what fedns did not create is not deleted"
