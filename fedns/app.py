@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from fedns import config, errors, kinds, store, templates
 from fedns.api import metrics as metrics_mod
+from fedns.api import pods as api_pods
 from fedns.api import pools as api_pools
 from fedns.api import server as api_server
 from fedns.controller import leader, propagation, runtime, services
@@ -31,6 +32,7 @@ from fedns.dnsserver import settings as dns_settings
 from fedns.dnsserver import workers as dns_workers
 from fedns.ipamstore import manager as ipam_manager
 from fedns.kapi import registry as kapi_registry
+from fedns.members import kinds as member_kinds
 from fedns.members import member as member_mod
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,14 @@ class Appliance:
             sites.append(dns_settings.Site.make(site, topo.region, topo.zone, subnets))
         return dns_settings.Settings(zones=(self.settings.domain,), sites=tuple(sites))
 
+    def _pods(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every member's Pods, as its informer holds them."""
+        for name, m in self.members.items():
+            inf = m.informers.get(member_kinds.POD.kind)
+            if inf is not None:
+                for pod in list(inf.cache.values()):
+                    yield name, pod
+
     def _checks(self) -> dict[str, str]:
         out = {}
         for name, m in self.members.items():
@@ -143,6 +153,7 @@ class Appliance:
                 spec, on_change=rt.on_change, on_health=rt.on_health,
                 probe_interval=self.probe_interval)
         for m in self.members.values():
+            await m.follow(member_kinds.POD)  # the endpoint lists them (fedns.api.pods)
             await m.start()
             self._stack.push_async_callback(m.stop)
         self.registry.register(metrics_mod.DictCollector(
@@ -169,12 +180,12 @@ class Appliance:
 
         # the federation endpoint: the built-in template kinds beside the fedns.io ones
         endpoint = templates.kinds()
-        reg = kapi_registry.Registry([*endpoint, api_pools.kind(self.ipam),
+        reg = kapi_registry.Registry([*endpoint, api_pods.KIND, api_pools.kind(self.ipam),
                                       kinds.MEMBERS, kinds.FEDERATED_SERVICES])
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
-                                        token=s.api.token)
+                                        token=s.api.token, pods=self._pods)
         for name in await templates.seed(self.api.storage):
-            log.info("endpoint: namespace %s created", name)
+            log.debug("endpoint: namespace %s created", name)
         host, port = config.split_listen(s.api.listen)
         with _naming("api.listen"):
             port = await self.api.start(host, port, ssl_context=s.api.ssl_context())

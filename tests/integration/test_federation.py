@@ -150,6 +150,36 @@ def test_the_endpoint_serves_templates_and_clusters(fed):
     assert "default" in fed.kubectl("get", "namespaces")
 
 
+def pod(name: str) -> str:
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "Pod",
+                           "metadata": {"name": name, "namespace": "default",
+                                        "labels": {"app": "web"}},
+                           "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}})
+
+
+def test_pods_of_every_member_are_listed_read_only(fed):
+    for m in ("umich", "uva"):
+        fed.sim(m).kubectl(m, "apply", "-f", "-", stdin=pod(f"web-{m}"))
+    fed.sim("ucsd").kubectl("ucsd", "apply", "-f", "-", stdin=pod("web-umich"))  # same name
+
+    def rows() -> list[list[str]]:
+        return [line.split() for line in fed.kubectl("get", "pods", "-l", "app=web")
+                .splitlines()]
+    h.until(lambda: len(rows()) == 4, 15, "three pods listed")
+    table = rows()
+    assert table[0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "MEMBER"]
+    assert [(r[0], r[5]) for r in table[1:]] == [
+        ("web-umich", "ucsd"), ("web-umich", "umich"), ("web-uva", "uva")]
+    one = json.loads(fed.kubectl("get", "pod", "web-uva", "-o", "json"))
+    assert one["metadata"]["annotations"]["fedns.io/member"] == "uva"
+    assert fed.kubectl("get", "pods", "-A", "-l", "app=none") == ""
+    refused = subprocess.run(
+        [h.kubectl_binary(), "--kubeconfig", fed.endpoint_config, "--cache-dir", fed.cache,
+         "delete", "pod", "web-uva"], capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode != 0 and "read-only" in refused.stderr, refused.stderr
+    assert fed.copy("uva", "pod", "web-uva") is not None
+
+
 def test_apply_once_runs_everywhere_and_reports_back(fed):
     fed.kubectl("apply", "-f", "-", stdin=APP)
     h.until(lambda: fed.replicas() == {"umich": 2, "ucsd": 2, "uva": 2}, 30,
