@@ -44,6 +44,7 @@ from fedns.kapi import registry
 from fedns.kapi import status as kapi_status
 from fedns.members import kinds as member_kinds
 from fedns.members import member as member_mod
+from fedns.members import objects
 from propagate import divide, manifest, order, outcome
 from propagate import status as propagate_status
 
@@ -137,11 +138,17 @@ class PropagationController(runtime.Controller):
         return order.sort_keys(found)
 
     async def setup(self) -> None:
-        """Follow every propagated kind in every member (once; a followed kind is kept)."""
+        """Follow every propagated kind in every member (once; a followed kind is kept):
+        the kinds a member always watches in full, the others only fedns's objects (a
+        member's Secrets and ConfigMaps are none of fedns's business until one has the
+        name of a template: then the apply's own read finds it and it is a Conflict)."""
         for name, m in self.members.items():
             for _, resource in self.by_gk.values():
-                if (name, resource.kind) not in self.caches:
-                    self.caches[(name, resource.kind)] = await m.follow(resource)
+                if (name, resource.kind) in self.caches:
+                    continue
+                selector = "" if resource.kind in member_mod.KINDS else objects.MANAGED_SELECTOR
+                self.caches[(name, resource.kind)] = await m.follow(
+                    resource, label_selector=selector)
         deadline = time.monotonic() + SYNC_TIMEOUT
         for (name, _), inf in self.caches.items():
             if not self.members[name].ready:
@@ -262,7 +269,8 @@ class PropagationController(runtime.Controller):
         try:
             await m.apply(body, resource=resource, adopt=adopt)
         except member_mod.NotManaged as err:
-            return outcome.Outcome(outcome.CONFLICT, str(err)), 0, 0.0
+            # not in a filtered cache, so no event says when it goes: look again later
+            return outcome.Outcome(outcome.CONFLICT, str(err)), 0, err.delay
         except errors.TemporaryError as err:
             return outcome.Outcome(outcome.ERROR, str(err)), 0, err.delay or 1.0
         return outcome.Outcome(outcome.APPLIED), 1, 0.0

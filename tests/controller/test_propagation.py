@@ -43,12 +43,14 @@ class FakeMember:
         self.probe = Probe()
         self.caches: dict[str, Cache] = {}
         self.applies = 0
+        self.selectors: dict[str, str] = {}
         self.cache("Namespace").cache.update({"default": {"metadata": {"name": "default"}}})
 
     def cache(self, kind: str) -> Cache:
         return self.caches.setdefault(kind, Cache())
 
-    async def follow(self, resource: member_kinds.Resource) -> Cache:
+    async def follow(self, resource: member_kinds.Resource, *, label_selector: str = "") -> Cache:
+        self.selectors[resource.kind] = label_selector
         return self.cache(resource.kind)
 
     @staticmethod
@@ -242,6 +244,14 @@ async def test_namespaces_first_and_helm_releases_stay(world):
     await converge(ctl, secret_key)
     await converge(ctl, ("Namespace", "", "team"))
     assert all(c is None for c in copies(members, "Namespace", "team").values())
+
+
+async def test_members_are_followed_for_what_fedns_manages(world):
+    _, _, members = world
+    assert members["east"].selectors["Service"] == ""
+    assert members["east"].selectors["Namespace"] == ""
+    assert members["east"].selectors["Secret"] == "app.kubernetes.io/managed-by=fedns"
+    assert "Event" not in members["east"].selectors
 
 
 async def test_store_and_member_events_map_to_keys(world):

@@ -139,8 +139,9 @@ def report_status(fed: Federation, member: str, replicas: int) -> None:
 
 def test_the_endpoint_serves_templates_and_clusters(fed):
     for listing in ("clusters", "members"):
-        out = fed.kubectl("get", listing)
-        assert all(m in out for m in MEMBERS), out
+        # written by the leader's status controller, once there is a leader
+        h.until(lambda listing=listing: all(m in fed.kubectl("get", listing) for m in MEMBERS),
+                20, f"every member in kubectl get {listing}")
     kinds = fed.kubectl("api-resources", "-o", "name").split()
     for resource in ("namespaces", "configmaps", "secrets", "deployments.apps",
                      "replicasets.apps", "daemonsets.apps", "jobs.batch", "services", "events",
