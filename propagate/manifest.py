@@ -128,13 +128,28 @@ def build(template: Obj, replicas: int | None = None) -> Obj:
     return body
 
 
+def covers(live: Any, wanted: Any) -> bool:
+    """True when ``live`` holds everything ``wanted`` says: mappings may have more keys
+    (what the member's server defaulted), lists must match element by element."""
+    if isinstance(wanted, dict):
+        return isinstance(live, dict) and all(k in live and covers(live[k], v)
+                                              for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(live, list) and len(live) == len(wanted) and \
+            all(covers(a, b) for a, b in zip(live, wanted, strict=True))
+    return bool(live == wanted)
+
+
 def needs_update(manifest: Obj, live: Obj | None) -> bool:
-    """True unless the member's copy ``live`` was applied from this same manifest
-    (by its hash) and is still fedns's."""
+    """True unless the member's copy ``live`` was applied from this same manifest (by
+    its hash), is still fedns's, and nobody changed what the manifest sets (a
+    replicas count edited in the member is set back)."""
     if live is None or not is_managed(live):
         return True
     have = notes_of(live)
-    return have.get(HASH) != notes_of(manifest).get(HASH) or ORPHANED in have
+    if have.get(HASH) != notes_of(manifest).get(HASH) or ORPHANED in have:
+        return True
+    return not covers(live, manifest)
 
 
 def replicas_of(template: Obj) -> int | None:

@@ -90,6 +90,12 @@ def _live(m, **notes):
 
 
 M = manifest.build(DEPLOY, replicas=2)
+EDITED = _live(M)
+EDITED["spec"]["replicas"] = 5
+DEFAULTED = _live(M)
+DEFAULTED["spec"]["strategy"] = {"type": "RollingUpdate"}
+DEFAULTED["spec"]["template"]["spec"]["restartPolicy"] = "Always"
+DEFAULTED["metadata"]["labels"]["extra"] = "x"
 UNMANAGED = copy.deepcopy(M)
 UNMANAGED["metadata"]["labels"].pop("app.kubernetes.io/managed-by")
 
@@ -100,7 +106,10 @@ UNMANAGED["metadata"]["labels"].pop("app.kubernetes.io/managed-by")
     (_live(M, **{manifest.HASH: "other"}), True),
     (_live(M, **{manifest.ORPHANED: "true"}), True),
     (UNMANAGED, True),
-], ids=["absent", "same", "changed", "orphaned", "unmanaged"])
+    (EDITED, True),
+    (DEFAULTED, False),
+], ids=["absent", "same", "changed", "orphaned", "unmanaged", "edited-in-member",
+        "defaulted-by-member"])
 def test_needs_update(live, wanted):
     assert manifest.needs_update(M, live) is wanted
 
@@ -127,6 +136,17 @@ def test_propagated(template, wanted):
 ], ids=["deploy", "rs-default", "sts-zero", "daemonset", "service"])
 def test_replicas_of(template, wanted):
     assert manifest.replicas_of(template) == wanted
+
+
+@pytest.mark.parametrize("live, wanted, covered", [
+    ({"a": 1, "b": 2}, {"a": 1}, True),
+    ({"a": [{"x": 1, "y": 2}]}, {"a": [{"x": 1}]}, True),
+    ({"a": [{"x": 1}, {"x": 2}]}, {"a": [{"x": 1}]}, False),
+    ({"a": "1"}, {"a": 1}, False),
+    ({}, {"a": None}, False),
+], ids=["extra-key", "defaulted-in-list", "longer-list", "type-differs", "missing-key"])
+def test_covers(live, wanted, covered):
+    assert manifest.covers(live, wanted) is covered
 
 
 def test_copies_and_orphans():
