@@ -237,6 +237,11 @@ def test_apply_once_runs_everywhere_and_reports_back(fed):
         fed.lone.proc.send_signal(signal.SIGCONT)
     h.until(lambda: fed.replicas() == {"umich": 3, "ucsd": 3, "uva": 3}, 30, "uva caught up")
     assert h.ingress_ip(fed.lone, "uva", "web") == ips["uva"], "uva's Service was left alone"
+    # a copy edited in its member is set back to the template's share
+    fed.main.kubectl("umich", "patch", "deployment", "web", "--type=merge", "-p",
+                     '{"spec":{"replicas":7}}')
+    h.until(lambda: fed.copy("umich", "deployment", "web")["spec"]["replicas"] == 3, 15,
+            "umich's edit undone")
     for m in MEMBERS:
         report_status(fed, m, 3)
     h.until(lambda: fed.template("deployment", "web")["status"].get("observedGeneration") == 2,
