@@ -142,14 +142,21 @@ def covers(live: Any, wanted: Any) -> bool:
 
 def needs_update(manifest: Obj, live: Obj | None) -> bool:
     """True unless the member's copy ``live`` was applied from this same manifest (by
-    its hash), is still fedns's, and nobody changed what the manifest sets (a
-    replicas count edited in the member is set back)."""
+    its hash), is still fedns's, and nobody changed what the manifest sets (an image
+    edited in the member is set back; its replicas count is left to the member's
+    autoscaler until the template changes)."""
     if live is None or not is_managed(live):
         return True
     have = notes_of(live)
     if have.get(HASH) != notes_of(manifest).get(HASH) or ORPHANED in have:
         return True
-    return not covers(live, manifest)
+    wanted = manifest
+    if isinstance(manifest.get("spec"), dict) and "replicas" in manifest["spec"]:
+        # a member's autoscaler may own its copy's replicas: only a new template
+        # sets them again
+        wanted = {**manifest, "spec": {k: v for k, v in manifest["spec"].items()
+                                       if k != "replicas"}}
+    return not covers(live, wanted)
 
 
 def replicas_of(template: Obj) -> int | None:

@@ -237,11 +237,13 @@ def test_apply_once_runs_everywhere_and_reports_back(fed):
         fed.lone.proc.send_signal(signal.SIGCONT)
     h.until(lambda: fed.replicas() == {"umich": 3, "ucsd": 3, "uva": 3}, 30, "uva caught up")
     assert h.ingress_ip(fed.lone, "uva", "web") == ips["uva"], "uva's Service was left alone"
-    # a copy edited in its member is set back to the template's share
-    fed.main.kubectl("umich", "patch", "deployment", "web", "--type=merge", "-p",
-                     '{"spec":{"replicas":7}}')
-    h.until(lambda: fed.copy("umich", "deployment", "web")["spec"]["replicas"] == 3, 15,
-            "umich's edit undone")
+    # a copy edited in its member is set back to the template
+    fed.main.kubectl("umich", "set", "image", "deployment/web", "web=nginx:edited")
+
+    def image() -> str:
+        copy = fed.copy("umich", "deployment", "web")
+        return str(copy["spec"]["template"]["spec"]["containers"][0]["image"])
+    h.until(lambda: image() == "nginx:1.27", 15, "umich's edit undone")
     for m in MEMBERS:
         report_status(fed, m, 3)
     h.until(lambda: fed.template("deployment", "web")["status"].get("observedGeneration") == 2,

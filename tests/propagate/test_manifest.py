@@ -91,7 +91,9 @@ def _live(m, **notes):
 
 M = manifest.build(DEPLOY, replicas=2)
 EDITED = _live(M)
-EDITED["spec"]["replicas"] = 5
+EDITED["spec"]["template"]["spec"]["containers"] = [{"name": "c", "image": "mine"}]
+SCALED = _live(M)
+SCALED["spec"]["replicas"] = 5
 DEFAULTED = _live(M)
 DEFAULTED["spec"]["strategy"] = {"type": "RollingUpdate"}
 DEFAULTED["spec"]["template"]["spec"]["restartPolicy"] = "Always"
@@ -107,9 +109,10 @@ UNMANAGED["metadata"]["labels"].pop("app.kubernetes.io/managed-by")
     (_live(M, **{manifest.ORPHANED: "true"}), True),
     (UNMANAGED, True),
     (EDITED, True),
+    (SCALED, False),
     (DEFAULTED, False),
 ], ids=["absent", "same", "changed", "orphaned", "unmanaged", "edited-in-member",
-        "defaulted-by-member"])
+        "scaled-in-member", "defaulted-by-member"])
 def test_needs_update(live, wanted):
     assert manifest.needs_update(M, live) is wanted
 
