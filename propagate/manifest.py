@@ -1,6 +1,6 @@
 """A template at the federation endpoint -> the manifest one member gets.
 
-``build(template, replicas=None)`` copies the template without what the endpoint's
+``build(template, shares=None)`` copies the template without what the endpoint's
 server owns (uid, resourceVersion, managedFields, creationTimestamp, generation,
 finalizers, ownerReferences, status; a Service's cluster IPs and node ports; a Job's
 generated selector) and without fedns's own template annotations, then stamps the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from propagate import order
@@ -103,9 +104,10 @@ def digest(manifest: Obj) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build(template: Obj, replicas: int | None = None) -> Obj:
-    """The manifest of ``template`` for one member; ``replicas`` replaces
-    ``spec.replicas`` (the member's share) when given."""
+def build(template: Obj, shares: Mapping[str, int] | None = None) -> Obj:
+    """The manifest of ``template`` for one member; ``shares`` replaces spec fields
+    with the member's share of them (``{"replicas": 2}``, see :func:`totals`).  An
+    autoscaler's share keeps ``1 <= minReplicas <= maxReplicas``, as its schema needs."""
     body = copy.deepcopy(template)
     body.pop("status", None)
     meta = body.setdefault("metadata", {})
@@ -122,8 +124,10 @@ def build(template: Obj, replicas: int | None = None) -> Obj:
             _strip_service(spec)
         elif body.get("kind") == "Job":
             _strip_job(spec)
-        if replicas is not None:
-            spec["replicas"] = replicas
+        spec.update(shares or {})
+        if body.get("kind") == "HorizontalPodAutoscaler" and shares:
+            spec["minReplicas"] = max(1, int(spec.get("minReplicas") or 1))
+            spec["maxReplicas"] = max(spec["minReplicas"], int(spec.get("maxReplicas") or 1))
     notes[HASH] = digest(body)
     return body
 
@@ -159,13 +163,23 @@ def needs_update(manifest: Obj, live: Obj | None) -> bool:
     return not covers(live, wanted)
 
 
-def replicas_of(template: Obj) -> int | None:
-    """``spec.replicas`` of a kind whose replicas are divided over members (1 when
-    unset, as kube-apiserver defaults it), else None."""
-    if template.get("kind") not in REPLICATED_KINDS:
-        return None
-    value = (template.get("spec") or {}).get("replicas", 1)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+def _count(spec: Obj, field: str, default: int) -> int:
+    value = spec.get(field, default)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def totals(template: Obj) -> dict[str, int]:
+    """The spec fields divided over the members, with the template's totals:
+    ``replicas`` of a Deployment, ReplicaSet or StatefulSet (1 when unset, as
+    kube-apiserver defaults it), ``minReplicas`` and ``maxReplicas`` of a
+    HorizontalPodAutoscaler; nothing for other kinds."""
+    spec = template.get("spec") or {}
+    if template.get("kind") in REPLICATED_KINDS:
+        return {"replicas": _count(spec, "replicas", 1)}
+    if template.get("kind") == "HorizontalPodAutoscaler":
+        return {"minReplicas": _count(spec, "minReplicas", 1),
+                "maxReplicas": _count(spec, "maxReplicas", 1)}
+    return {}
 
 
 def orphaned(live: Obj) -> Obj:

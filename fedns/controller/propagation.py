@@ -4,7 +4,8 @@ every member, and their members' status summed back onto them.
 Keys are ``(group/kind, namespace, name)`` (``("apps/Deployment", "team", "web")``,
 ``("Namespace", "", "team")``).  A reconcile reads the template from the endpoint's
 storage and, for each member (every member is placed; a Deployment's, ReplicaSet's
-or StatefulSet's replicas are divided evenly, see :mod:`propagate.divide`):
+or StatefulSet's replicas and an autoscaler's bounds are divided evenly, see
+:mod:`propagate.divide`):
 
 - a member that is not Ready is left alone: its outcome is ``Unreachable`` and its
   health event brings the key back when it answers;
@@ -221,10 +222,11 @@ class PropagationController(runtime.Controller):
             template = await self._update(kind, fresh)
             changed += 1
         placed = sorted(self.members)
-        total = manifest.replicas_of(template)
-        shares = divide.divide(total, placed, "/".join(key)) if total is not None else {}
+        divided = {field: divide.divide(total, placed, "/".join(key))
+                   for field, total in manifest.totals(template).items()}
         results = await asyncio.gather(*(
-            self._place(m, key, resource, template, shares.get(m)) for m in placed))
+            self._place(m, key, resource, template, {f: d[m] for f, d in divided.items()})
+            for m in placed))
         outcomes = {m: r[0] for m, r in zip(placed, results, strict=True)}
         changed += sum(r[1] for r in results)
         copies = {m: self._copy(m, key, resource) for m in placed}
@@ -246,7 +248,7 @@ class PropagationController(runtime.Controller):
         return live if manifest.is_copy(live) else None
 
     async def _place(self, member: str, key: Key, resource: member_kinds.Resource,
-                     template: dict[str, Any], replicas: int | None
+                     template: dict[str, Any], shares: dict[str, int]
                      ) -> tuple[outcome.Outcome, int, float]:
         """One member's copy: (outcome, writes, seconds before a retry or 0)."""
         _, namespace, name = key
@@ -256,7 +258,7 @@ class PropagationController(runtime.Controller):
         if resource.namespaced and order.waits_for_namespace(namespace, self._namespaces(member)):
             return outcome.Outcome(outcome.WAITING,
                                    f"namespace {namespace} is not in the member yet"), 0, 0.0
-        body = manifest.build(template, replicas)
+        body = manifest.build(template, shares)
         live = self._cached(member, resource.kind, namespace, name)
         adopt = manifest.is_true(template, manifest.ADOPT)
         if live is not None and not manifest.is_managed(live) and not adopt:

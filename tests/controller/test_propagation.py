@@ -132,6 +132,20 @@ async def test_a_deployment_is_divided_and_applied_once(world):
     assert sorted(e["reason"] for e in events.items) == ["Propagated"] * 3
 
 
+async def test_an_autoscalers_bounds_are_divided(world):
+    ctl, st, members = world
+    hpas = kind(st, "autoscaling", "horizontalpodautoscalers")
+    await st.create(hpas, "default", {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"minReplicas": 2, "maxReplicas": 10, "scaleTargetRef": {
+            "apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}})
+    await converge(ctl, ("autoscaling/HorizontalPodAutoscaler", "default", "web"))
+    bounds = sorted((c["spec"]["minReplicas"], c["spec"]["maxReplicas"])
+                    for c in copies(members, "HorizontalPodAutoscaler").values())
+    assert bounds == [(1, 3), (1, 3), (1, 4)]
+
+
 async def test_status_is_summed_and_observed_generation_waits_for_every_member(world):
     ctl, st, members = world
     deploys = kind(st, "apps", "deployments")

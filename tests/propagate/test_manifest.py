@@ -38,7 +38,7 @@ JOB = {
 
 
 def test_server_fields_and_fedns_annotations_are_stripped():
-    out = manifest.build(DEPLOY, replicas=2)
+    out = manifest.build(DEPLOY, {"replicas": 2})
     meta = out["metadata"]
     assert set(meta) == {"name", "namespace", "labels", "annotations"}
     assert meta["labels"] == {"app": "web", "app.kubernetes.io/managed-by": "fedns"}
@@ -68,17 +68,17 @@ def test_job_generated_selector(manual, selector):
 
 
 def test_hash_follows_content_and_generation():
-    base = manifest.build(DEPLOY, replicas=2)
-    assert manifest.build(DEPLOY, replicas=2) == base
-    assert manifest.notes_of(manifest.build(DEPLOY, replicas=3))[manifest.HASH] != \
+    base = manifest.build(DEPLOY, {"replicas": 2})
+    assert manifest.build(DEPLOY, {"replicas": 2}) == base
+    assert manifest.notes_of(manifest.build(DEPLOY, {"replicas": 3}))[manifest.HASH] != \
         manifest.notes_of(base)[manifest.HASH]
     newer = copy.deepcopy(DEPLOY)
     newer["metadata"]["generation"] = 4
-    assert manifest.notes_of(manifest.build(newer, replicas=2))[manifest.HASH] != \
+    assert manifest.notes_of(manifest.build(newer, {"replicas": 2}))[manifest.HASH] != \
         manifest.notes_of(base)[manifest.HASH]
     moved = copy.deepcopy(DEPLOY)
     moved["metadata"]["resourceVersion"] = "99"  # server fields do not count
-    assert manifest.build(moved, replicas=2) == base
+    assert manifest.build(moved, {"replicas": 2}) == base
 
 
 def _live(m, **notes):
@@ -89,7 +89,7 @@ def _live(m, **notes):
     return live
 
 
-M = manifest.build(DEPLOY, replicas=2)
+M = manifest.build(DEPLOY, {"replicas": 2})
 EDITED = _live(M)
 EDITED["spec"]["template"]["spec"]["containers"] = [{"name": "c", "image": "mine"}]
 SCALED = _live(M)
@@ -130,15 +130,30 @@ def test_propagated(template, wanted):
     assert manifest.propagated(template) is wanted
 
 
+HPA = {"kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+       "spec": {"minReplicas": 2, "maxReplicas": 10}}
+
+
 @pytest.mark.parametrize("template, wanted", [
-    (DEPLOY, 6),
-    ({"kind": "ReplicaSet", "spec": {}}, 1),
-    ({"kind": "StatefulSet", "spec": {"replicas": 0}}, 0),
-    ({"kind": "DaemonSet", "spec": {}}, None),
-    (SERVICE, None),
-], ids=["deploy", "rs-default", "sts-zero", "daemonset", "service"])
-def test_replicas_of(template, wanted):
-    assert manifest.replicas_of(template) == wanted
+    (DEPLOY, {"replicas": 6}),
+    ({"kind": "ReplicaSet", "spec": {}}, {"replicas": 1}),
+    ({"kind": "StatefulSet", "spec": {"replicas": 0}}, {"replicas": 0}),
+    (HPA, {"minReplicas": 2, "maxReplicas": 10}),
+    ({"kind": "DaemonSet", "spec": {}}, {}),
+    (SERVICE, {}),
+], ids=["deploy", "rs-default", "sts-zero", "hpa", "daemonset", "service"])
+def test_totals(template, wanted):
+    assert manifest.totals(template) == wanted
+
+
+@pytest.mark.parametrize("shares, bounds", [
+    ({"minReplicas": 1, "maxReplicas": 4}, (1, 4)),
+    ({"minReplicas": 0, "maxReplicas": 3}, (1, 3)),
+    ({"minReplicas": 0, "maxReplicas": 0}, (1, 1)),
+], ids=["share", "min-at-least-one", "max-at-least-min"])
+def test_an_autoscalers_share_stays_valid(shares, bounds):
+    spec = manifest.build(HPA, shares)["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == bounds
 
 
 @pytest.mark.parametrize("live, wanted, covered", [
