@@ -19,6 +19,10 @@ from fedns import errors
 class BadReplicas(errors.UsageError):
     """The replica count is not a non-negative integer."""
 
+    def __init__(self, message: str = "", total: object = None) -> None:
+        super().__init__(message)
+        self.total = total
+
 
 def rank(key: str, member: str) -> str:
     """The member's place in the remainder order for ``key`` (lowest first)."""
@@ -28,7 +32,7 @@ def rank(key: str, member: str) -> str:
 def divide(total: int, members: Sequence[str], key: str) -> dict[str, int]:
     """``member -> replicas`` summing to ``total`` (no members: an empty division)."""
     if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise BadReplicas(f"replicas: must be a non-negative integer, got {total!r}")
+        raise BadReplicas(f"replicas: must be a non-negative integer, got {total!r}", total)
     names = sorted(set(members))
     if not names:
         return {}

@@ -222,8 +222,16 @@ class PropagationController(runtime.Controller):
             template = await self._update(kind, fresh)
             changed += 1
         placed = sorted(self.members)
-        divided = {field: divide.divide(total, placed, "/".join(key))
-                   for field, total in manifest.totals(template).items()}
+        divided = {}
+        try:
+            for field, total in manifest.totals(template).items():
+                where = field
+                divided[field] = divide.divide(total, placed, "/".join(key))
+        except divide.BadReplicas as err:  # the template must change first: no retry
+            problem = f"spec.{where}: must be a non-negative integer, got {err.total!r}"
+            bad = dict.fromkeys(placed, outcome.Outcome(outcome.ERROR, problem))
+            _, reported = await self._report(kind, template, bad)
+            return runtime.Result(changed=changed + reported)
         results = await asyncio.gather(*(
             self._place(m, key, resource, template, {f: d[m] for f, d in divided.items()})
             for m in placed))

@@ -146,6 +146,23 @@ async def test_an_autoscalers_bounds_are_divided(world):
     assert bounds == [(1, 3), (1, 3), (1, 4)]
 
 
+async def test_a_bad_share_is_reported_not_retried(world):
+    ctl, st, members = world
+    hpas = kind(st, "autoscaling", "horizontalpodautoscalers")
+    await st.create(hpas, "default", {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "bad", "namespace": "default"},
+        "spec": {"minReplicas": -1, "maxReplicas": 3}})
+    result = await ctl.reconcile(("autoscaling/HorizontalPodAutoscaler", "default", "bad"))
+    assert result.requeue_after == 0
+    report = json.loads((await st.get(hpas, "default", "bad"))["metadata"]["annotations"][
+        manifest.MEMBERS])
+    assert {o["state"] for o in report.values()} == {"Error"}
+    assert report["east"]["message"] == "spec.minReplicas: must be a non-negative integer, got -1"
+    assert all(c is None for c in copies(members, "HorizontalPodAutoscaler", "default/bad")
+               .values())
+
+
 async def test_status_is_summed_and_observed_generation_waits_for_every_member(world):
     ctl, st, members = world
     deploys = kind(st, "apps", "deployments")
