@@ -28,6 +28,7 @@ from fedns.controller import metrics as controller_metrics
 from fedns.controller import status as status_controller
 from fedns.controller import view as view_mod
 from fedns.dnsserver import daemon as dns_daemon
+from fedns.dnsserver import server as dns_server
 from fedns.dnsserver import settings as dns_settings
 from fedns.dnsserver import workers as dns_workers
 from fedns.ipamstore import manager as ipam_manager
@@ -99,7 +100,8 @@ class Appliance:
             if topo is None:
                 log.warning("dns.sites.%s: topology of %s unknown yet; ignored", site, where.name)
                 continue
-            sites.append(dns_settings.Site.make(site, topo.region, topo.zone, subnets))
+            sites.append(dns_settings.Site.make(site, topo.region, topo.zone, subnets,
+                                                member=topo.member))
         return dns_settings.Settings(zones=(self.settings.domain,), sites=tuple(sites))
 
     def _pods(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -128,8 +130,28 @@ class Appliance:
             await self.stop()
             raise
 
+    def _check_addresses(self) -> None:
+        """Bind every address the config names once, before anything else starts: a
+        port that is taken is reported at once, without contacting a member first."""
+        s = self.settings
+        dns_host, dns_port = config.split_listen(s.dns.listen)
+        if dns_port:
+            with _naming("dns.listen"):
+                for sock in dns_server.bind(dns_host, dns_port):
+                    sock.close()
+        api_host, api_port = config.split_listen(s.api.listen)
+        if api_port:
+            family = socket.AF_INET6 if ":" in api_host else socket.AF_INET
+            with _naming("api.listen"), socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((api_host, api_port))
+                except OSError as err:
+                    raise errors.CannotListen.because(f"{api_host}:{api_port}", err) from err
+
     async def _start(self) -> None:
         s = self.settings
+        self._check_addresses()
         self.store = await store.open_store(s.store)
         self._stack.push_async_callback(self.store.close)
 
@@ -148,10 +170,13 @@ class Appliance:
                                             resync=self.resync, observers=[view.observe])
         svc = rt.add(services.ServiceController(self.store, s.federation, s.domain, s.dns.ttl,
                                                 view, self.ipam, workers=self.workers))
-        for spec in s.members:
-            self.members[spec.name] = member_mod.Member(
-                spec, on_change=rt.on_change, on_health=rt.on_health,
-                probe_interval=self.probe_interval)
+        for i, spec in enumerate(s.members):
+            try:
+                self.members[spec.name] = member_mod.Member(
+                    spec, on_change=rt.on_change, on_health=rt.on_health,
+                    probe_interval=self.probe_interval)
+            except member_mod.MemberConfigError as err:
+                raise member_mod.MemberConfigError(f"members[{i}].kubeconfig: {err}") from err
         for m in self.members.values():
             await m.follow(member_kinds.POD)  # the endpoint lists them (fedns.api.pods)
             await m.start()
@@ -192,7 +217,7 @@ class Appliance:
         self.api_address = (host, port)
         self._stack.push_async_callback(self.api.stop)
         rt.add(status_controller.StatusController(self.api.storage, view, s.federation,
-                                                  s.domain, after=svc))
+                                                  s.domain, after=svc, refusal=svc.refusal))
         rt.add(propagation.PropagationController(self.api.storage, self.members,
                                                  templates.propagated(endpoint)))
         self._tasks.append(asyncio.create_task(rt.follow_store(), name="store-follower"))

@@ -10,12 +10,8 @@ delete, see the withdrawal), prints each check and exits 1 on any failure.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,7 +21,6 @@ import kubernetes
 
 from fedns import app, config
 from fedns.controller import state
-from fedns.run_command import setup_logging, wait_for_signal
 from fedns.sim import cluster
 
 FEDERATION, DOMAIN, NAMESPACE = "demo", "fedns.example", "default"
@@ -49,16 +44,6 @@ SERVICES = {
 
 class SmokeFailed(Exception):
     """A scripted check failed."""
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("demo", help="run everything embedded with simulated members")
-    parser.add_argument("--smoke", action="store_true",
-                        help="run the scripted scenario, print each check, exit 1 on failure")
-    parser.add_argument("--dns-listen", default="127.0.0.1:5353", metavar="ADDR:PORT")
-    parser.add_argument("--api-listen", default="127.0.0.1:8080", metavar="ADDR:PORT")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what the appliance does")
-    parser.set_defaults(func=_demo)
 
 
 def settings_for(kubeconfig: str, dns_listen: str, api_listen: str) -> config.Settings:
@@ -259,6 +244,18 @@ class Smoke:
         return 1 if self.failures else 0
 
 
+def federation_kubeconfig(members: Any, api_url: str) -> dict[str, Any]:
+    """The members' kubeconfig plus a ``federation`` context (the current one) for the
+    appliance API, which needs no credentials on loopback."""
+    document = cluster.kubeconfig(members)
+    document["clusters"].append({"name": "federation", "cluster": {"server": api_url}})
+    document["users"].append({"name": "federation", "user": {}})
+    document["contexts"].append({"name": "federation",
+                                 "context": {"cluster": "federation", "user": "federation"}})
+    document["current-context"] = "federation"
+    return document
+
+
 def print_try(appliance: app.Appliance, kubeconfig: str) -> None:
     host, port = appliance.dns_address
     api_host, api_port = appliance.api_address
@@ -267,7 +264,9 @@ def print_try(appliance: app.Appliance, kubeconfig: str) -> None:
 fedns demo is running: federation {FEDERATION!r}, domain {DOMAIN!r}
   DNS:        {host}:{port} (udp and tcp)
   API:        http://{api_host}:{api_port}
-  kubeconfig: {kubeconfig} (contexts: umich, uva, ucsd)
+  kubeconfig: {kubeconfig} (contexts: federation (current), umich, uva, ucsd)
+  state:      in this process's memory; reach it through the API (kubectl,
+              fedns status), not fedns pool/ip/store, which need an etcd store
 
 Try:
   dig @{host} -p {port} {name}
@@ -279,35 +278,8 @@ Try:
   dig @{host} -p {port} pending.{NAMESPACE}.{FEDERATION}.svc.{DOMAIN}
   kubectl --kubeconfig {kubeconfig} --context umich get svc
   kubectl --kubeconfig {kubeconfig} --context ucsd describe svc hello
-  kubectl --server http://{api_host}:{api_port} get ippools,members,federatedservices
+  kubectl --kubeconfig {kubeconfig} get ippools,members,federatedservices
+  kubectl --kubeconfig {kubeconfig} patch ippool uva-v4 --type merge -p '{{"spec":{{"draining":true}}}}'
   fedns status --api http://{api_host}:{api_port}
 
 Ctrl-C stops it.""", flush=True)
-
-
-async def _demo(args: argparse.Namespace) -> int:
-    if args.verbose:
-        setup_logging(True)
-    workdir = tempfile.mkdtemp(prefix="fedns-demo-")
-    kubeconfig = os.path.join(workdir, "kubeconfig")
-    settings = settings_for(kubeconfig, args.dns_listen, args.api_listen)  # bad input: no start
-    members = await cluster.start_members(cluster.parse_members(MEMBERS))
-    try:
-        await cluster.wait_ready(members)
-        cluster.write_kubeconfig(members, kubeconfig)
-        appliance = app.Appliance(settings, identity="demo", probe_interval=0.2, lease_ttl=5)
-        await appliance.start()
-        try:
-            if args.smoke:
-                return await Smoke(appliance, members, kubeconfig).run()
-            for service, where in SERVICES.items():
-                for member, ready in where.items():
-                    await asyncio.to_thread(create_service, kubeconfig, member, service, ready)
-            print_try(appliance, kubeconfig)
-            await wait_for_signal()
-            return 0
-        finally:
-            await appliance.stop()
-    finally:
-        with contextlib.suppress(Exception):
-            await cluster.stop_members(members)

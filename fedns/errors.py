@@ -41,9 +41,10 @@ class PermanentError(FednsError):
     """A failure that retrying will not fix: report it and do not retry."""
 
 
-class CannotListen(RefusedError, OSError):
-    """An address to listen on is taken or not allowed (an OSError too, for callers
-    that handle socket errors)."""
+class CannotListen(UsageError, OSError):
+    """An address to listen on is taken or not allowed: the config or command line
+    must name another (exit 2; an OSError too, for callers that handle socket
+    errors)."""
 
     @classmethod
     def because(cls, where: str, err: OSError) -> CannotListen:

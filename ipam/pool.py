@@ -73,6 +73,13 @@ class Pool:
         blocks = self._parse_list("addresses")
         if not blocks:
             self._fail("addresses", "must list at least one CIDR or range")
+        for index, (text, block) in enumerate(blocks):
+            for special, why in _UNREACHABLE:
+                if _overlaps(block, special):
+                    self._fail(f"addresses[{index}]",
+                               f"{address.quote(text)} includes "
+                               f"{address.render_interval(special)} ({why}), where no "
+                               "Service can be reached")
         _refuse_overlap_within(self, blocks)
         reserved = self._parse_list("reserved")
         ranges = address.merge(block for _, block in blocks)
@@ -152,6 +159,21 @@ class Pool:
     def contains(self, family: int, value: int) -> bool:
         """True when the pool may hand out this address (in range, not reserved, not buggy)."""
         return self.exclusion(family, value) is None
+
+
+# Addresses no load balancer can hand out: a pool that covers any is a mistake (e.g.
+# 0.0.0.0/0 or ::/0).  RFC 6890's special-purpose blocks that are never unicast
+# destinations.
+_UNREACHABLE = [(address.parse_block(text), why) for text, why in (
+    ("0.0.0.0/8", "'this network'"), ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"), ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved, and the broadcast address"),
+    ("::/128", "the unspecified address"), ("::1/128", "loopback"),
+    ("fe80::/10", "link-local"), ("ff00::/8", "multicast"))]
+
+
+def _overlaps(a: address.Interval, b: address.Interval) -> bool:
+    return a[0] == b[0] and a[1] <= b[2] and b[1] <= a[2]
 
 
 def describe(name: object) -> str:

@@ -23,34 +23,28 @@ def _need_etcd() -> None:
         pytest.fail("etcd is not installed: run the README's test command (apt-get install etcd-server)")
 
 
-@pytest.fixture(scope="module")
-def etcd() -> Iterator[procs.EtcdCluster]:
-    """One real etcd on free loopback ports, shared by a test module."""
+def _cluster(size: int) -> Iterator[procs.EtcdCluster]:
     _need_etcd()
-    cluster = procs.EtcdCluster(1).start()
+    cluster = procs.EtcdCluster(size).start()
     try:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def etcd() -> Iterator[procs.EtcdCluster]:
+    """One real etcd on free loopback ports, shared by a test module."""
+    yield from _cluster(1)
 
 
 @pytest.fixture
 def fresh_etcd() -> Iterator[procs.EtcdCluster]:
     """An etcd of the test's own (the module's holds what other tests wrote)."""
-    _need_etcd()
-    cluster = procs.EtcdCluster(1).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _cluster(1)
 
 
 @pytest.fixture
 def etcd3() -> Iterator[procs.EtcdCluster]:
     """A 3-member etcd cluster, for fault tests (its own, so tests may stop members)."""
-    _need_etcd()
-    cluster = procs.EtcdCluster(3).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _cluster(3)

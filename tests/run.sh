@@ -30,4 +30,6 @@ for service in nsd prometheus; do
 done
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# Helm 3 and Helm 4 for tests/sim (cached in ~/.cache/fedns-tools)
+bash tests/support/fetch_helm.sh
 exec python3 -m pytest -q "$@"

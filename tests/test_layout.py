@@ -17,7 +17,7 @@ PURE = ["ipam", "placement", "propagate", "corefile", "fedns.records.skydns",
         "fedns.dnsserver.lookup", "fedns.dnsserver.zone", "fedns.dnsserver.settings",
         "fedns.dnsserver.wire", "fedns.dnsserver.cache", "fedns.dnsserver.names",
         "fedns.dnsserver.backend", "fedns.dnsserver.apex",
-        "fedns.controller.state", "fedns.members.topology"]
+        "fedns.controller.state"]
 FORBIDDEN = ["kubernetes", "aiohttp", "aetcd", "asyncio", "grpc"]
 
 

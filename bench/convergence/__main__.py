@@ -86,11 +86,17 @@ def children(pid: int) -> list[int]:
     return found
 
 
+# the Service controller's reconciles (the status controller's are not per copy)
+SERVICE_RECONCILES = 'fedns_controller_reconcile_total{controller="services",'
+
+
 def counter(api_port: int, name: str) -> float:
-    """The sum of fedns's counter ``name`` (every label set) so far, from /metrics."""
+    """The sum of fedns's counter ``name`` (every label set; or a prefix of a sample
+    ending in ``,``) so far, from /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics", timeout=5) as r:
         return sum(float(line.split()[-1]) for line in r.read().decode().splitlines()
-                   if line.startswith((name + "{", name + " ")))
+                   if line.startswith((name, name + "{", name + " ") if name.endswith(",")
+                                      else (name + "{", name + " ")))
 
 
 def query(qid: int, name: str) -> bytes:
@@ -317,7 +323,7 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
         up = await polling
         fedns_cpu = cpu_seconds(replica.pid) - cpu_before
         dns_cpu = sum(cpu_seconds(p) for p in dns_pids) - dns_before
-        created_reconciles = counter(api_port, 'fedns_controller_reconcile_total{controller="services"')
+        created_reconciles = counter(api_port, SERVICE_RECONCILES)
         # the DNS workers report their counters once a second
         await asyncio.sleep(dns_workers.REPORT_EVERY * 1.5)
         created_queries = counter(api_port, "fedns_dns_requests_total")
@@ -351,7 +357,7 @@ async def main(members: int, services: int, profile: str = "", rate: float = 0.0
                   f"the 1 s target", flush=True)
         print(f"(mean {statistics.mean(up.values()) * 1000:.1f} ms; reconciles: "
               f"{created_reconciles:.0f} until every name answered, "
-              f"{counter(api_port, 'fedns_controller_reconcile_total{controller="services"'):.0f} in all, for {len(order)} "
+              f"{counter(api_port, SERVICE_RECONCILES):.0f} in all, for {len(order)} "
               f"copies of {services} services; DNS queries until every name answered: "
               f"{created_queries:.0f}; fedns log: {log.name})")
     finally:

@@ -48,12 +48,14 @@ from dnslib import DNSRecord
 
 from fedns.dnsserver import answer, settings, zone
 from fedns.records import desired
+from placement import topology
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOMAIN = "example.com"
 SERVICES = 2_500  # x 4 names each = 10,000 names
-TOPOLOGY = [desired.Location("umich", "mw", "a"), desired.Location("msu", "mw", "b"),
-            desired.Location("ucsd", "west", "c")]
+TOPOLOGY = [topology.Location("umich", "umich", "mw", "a"),
+            topology.Location("msu", "msu", "mw", "b"),
+            topology.Location("ucsd", "ucsd", "west", "c")]
 
 
 # --- the zone ------------------------------------------------------------------

@@ -12,6 +12,11 @@ requests is the figure; the peer, measured in the same run, is a ``GET /healthz`
 (aiohttp's cost of one request that does nothing).  Each phase runs ``--rounds``
 times on new names and the median is shown, since a shared machine is noisy.  Linux
 only (/proc); asserts nothing about time.
+
+Then the workload cases of :mod:`bench.kapi.workloads`: a Deployment of
+``--replicas`` Pods from create to Available (CPU per Pod against a Service create),
+and a member holding ``--pods`` Running Pods (memory per Pod against a plain
+Service); ``--replicas 0`` / ``--pods 0`` leave a case out.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from typing import Any
 
 import aiohttp
 import yaml
+
+from bench.kapi import workloads
 
 IN_FLIGHT = 48
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -110,14 +117,29 @@ def start_sim(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
         return sim, yaml.safe_load(f)["clusters"][0]["cluster"]["server"]
 
 
-async def run(url: str, pid: int, requests: int, rounds: int) -> None:
+async def run(url: str, pid: int, requests: int, rounds: int, replicas: int = 0,
+              pods: int = 0, workdir: str = "") -> None:
     connector = aiohttp.TCPConnector(limit=IN_FLIGHT + 8)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await measure(session, url, pid, requests, rounds)
+        figures = await measure(session, url, pid, requests, rounds)
+        create = statistics.median(figures["Service create"])
+        if replicas:
+            per_pod, wall = await workloads.deployment_case(session, url, pid, replicas,
+                                                            cpu_seconds)
+            ratio = f"{per_pod / create:5.1f}x Service create" if create else \
+                "Service create below the clock tick"
+            print(f"{'Deployment available':22s} {per_pod:6.3f} ms per Pod ({replicas} "
+                  f"replicas, {wall:.1f} s wall)  {ratio}")
+    if pods:
+        per_service, per_pod = await workloads.memory_case(workdir, pods)
+        ratio = f"{per_pod / per_service:5.1f}x a Service" if per_service > 0 else \
+            "Services below the RSS resolution"
+        print(f"{'Memory per Running Pod':22s} {per_pod / 1024:6.1f} KiB ({pods} Pods; "
+              f"{per_service / 1024:.1f} KiB per Service)  {ratio}")
 
 
 async def measure(session: aiohttp.ClientSession, url: str, pid: int, requests: int,
-                  rounds: int) -> None:
+                  rounds: int) -> dict[str, list[float]]:
     services = Watch(session, url + "/api/v1/services")
     slices = Watch(session, url + "/apis/discovery.k8s.io/v1/endpointslices")
     await services.start()
@@ -170,6 +192,7 @@ async def measure(session: aiohttp.ClientSession, url: str, pid: int, requests: 
         ratio = f"{median / peer:5.1f}x peer" if peer else "peer below the clock tick"
         print(f"{what:22s} {median:6.3f} ms (range {min(values):.3f}-{max(values):.3f})"
               f"  {ratio}")
+    return figures
 
 
 def main() -> None:
@@ -177,10 +200,16 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000, help="per phase and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--replicas", type=int, default=100,
+                        help="Pods of the Deployment case (0: leave it out)")
+    parser.add_argument("--pods", type=int, default=10000,
+                        help="Pods of the memory case (0: leave it out)")
     args = parser.parse_args()
-    sim, url = start_sim(tempfile.mkdtemp(prefix="fedns-bench-kapi-"))
+    workdir = tempfile.mkdtemp(prefix="fedns-bench-kapi-")
+    sim, url = start_sim(workdir)
     try:
-        asyncio.run(run(url, sim.pid, args.requests, args.rounds))
+        asyncio.run(run(url, sim.pid, args.requests, args.rounds, args.replicas, args.pods,
+                        workdir))
     finally:
         sim.terminate()
         sim.wait(10)

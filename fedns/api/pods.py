@@ -34,7 +34,7 @@ PRINTER = tables.Printer((*printers.POD.columns[:5],
                           tables.Column("Member", description="The member cluster running it."),
                           *printers.POD.columns[5:]), _row)
 KIND = registry.Kind("", "v1", "pods", "Pod", short_names=("po",), printer=PRINTER,
-                     description="Pods of every member (read-only).")
+                     verbs=("get", "list"), description="Pods of every member (read-only).")
 
 
 def served(member: str, pod: Obj) -> Obj:

@@ -100,7 +100,7 @@ def render(ipam: Any, obj: Obj) -> Obj:
     counts = [u for u in ipam.usage() if u.pool == name]
     capacity = sum(u.capacity for u in counts)
     used = sum(u.used for u in counts)
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    spec = obj["spec"] if isinstance(obj.get("spec"), dict) else {}
     status: Obj = {
         "capacity": str(capacity), "used": str(used), "free": str(capacity - used),
         "state": "Draining" if spec.get("draining") else "Active",

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from fedns import errors
 from fedns.controller import metrics as metrics_mod
@@ -108,12 +108,15 @@ class Controller(abc.ABC):
         """The leader's work before the workers start, and at every resync."""
 
     @abc.abstractmethod
-    async def reconcile(self, key: Key) -> Result:
+    async def reconcile(self, key: Any) -> Result:
         """Make the state of ``key`` what it should be, whatever happened before."""
 
     def relist(self) -> None:
         """What the controller remembers of the Store may be stale (a new term, a
         watch that fell behind compaction): forget it.  ``keys()`` follows."""
+
+
+C = TypeVar("C", bound=Controller)
 
 
 def retry_delay(err: BaseException) -> float | None:
@@ -142,7 +145,7 @@ class Runtime:
         self.controllers: list[Controller] = []
         self.reconciles = 0
 
-    def add(self, controller: Controller) -> Controller:
+    def add(self, controller: C) -> C:
         if any(c.name == controller.name for c in self.controllers):
             raise ValueError(f"controller {controller.name!r} added twice")
         self.controllers.append(controller)

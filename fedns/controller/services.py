@@ -166,6 +166,15 @@ class ServiceController(runtime.Controller):
 
     # -- reading -------------------------------------------------------------
 
+    def refusal(self, member: str, namespace: str, name: str) -> str:
+        """Why the copy has no address ("reason: message" of its last AllocationFailed),
+        or "" when it was not refused."""
+        known = self._copies.get((member, namespace, name))
+        if known is None or known.reported is None or known.showing:
+            return ""
+        _, reason, message = known.reported
+        return message if reason == "AllocationFailed" else ""
+
     def healthy(self, m: member_mod.Member, namespace: str, name: str) -> bool:
         return self.view.healthy(m, namespace, name)
 

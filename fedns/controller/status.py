@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fedns import errors, kinds
@@ -44,8 +44,11 @@ class StatusController(runtime.Controller):
     watches = runtime.Watches(kinds=frozenset({"Service", "EndpointSlice"}), health=True)
 
     def __init__(self, storage: Any, view: view_mod.View, federation: str, domain: str,
-                 after: runtime.Controller | None = None, max_defer: float = 5.0) -> None:
+                 after: runtime.Controller | None = None, max_defer: float = 5.0,
+                 refusal: Callable[[str, str, str], str] | None = None) -> None:
         super().__init__()
+        # why a member's copy has no address (the Service controller knows)
+        self.refusal = refusal or (lambda member, namespace, name: "")
         self.storage = storage
         self.view = view
         self.federation, self.domain = federation, domain
@@ -113,11 +116,13 @@ class StatusController(runtime.Controller):
         per_member: dict[str, dict[str, Any]] = {}
         for member, m in self.view.members.items():
             svc = m.services.get(f"{namespace}/{name}")
-            if not state.eligible(svc):
+            if svc is None or not state.eligible(svc):
                 continue
             ips = state.ingress_ips(svc)
             per_member[member] = {"addresses": ips,
                                   "healthy": bool(ips) and self.view.healthy(m, namespace, name)}
+            if not ips and (why := self.refusal(member, namespace, name)):
+                per_member[member]["refused"] = why
         if not per_member:
             return None
         ref = desired.ServiceRef(self.federation, namespace, name)

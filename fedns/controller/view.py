@@ -14,8 +14,7 @@ from typing import Any
 
 from fedns.controller import runtime, state
 from fedns.members import member as member_mod
-from fedns.members import topology as topology_mod
-from fedns.records import desired
+from placement import topology as topology_mod
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ class View:
     def __init__(self, members: Mapping[str, member_mod.Member]) -> None:
         self.members = members
         self.slices = state.SliceIndex()
-        self._topology: dict[str, topology_mod.Topology] = {}
+        self._topology: dict[str, topology_mod.Location] = {}
         self._unplaced: set[str] = set()
 
     def observe(self, event: runtime.Event) -> None:
@@ -34,8 +33,8 @@ class View:
         if isinstance(event, runtime.MemberEvent) and event.kind == "EndpointSlice":
             self.slices.update(event.member, event.key, event.obj, event.old)
 
-    def topology(self, name: str) -> topology_mod.Topology | None:
-        """A member's region/zone; None while its Nodes are not known yet."""
+    def topology(self, name: str) -> topology_mod.Location | None:
+        """Where a member sits; None while its Nodes are not known yet."""
         known = self._topology.get(name)
         if known is not None:
             return known
@@ -49,7 +48,7 @@ class View:
         self._topology[name] = known
         return known
 
-    def locations(self) -> list[desired.Location]:
+    def locations(self) -> list[topology_mod.Location]:
         """Where every member is; a member whose topology is unknown is left out (its
         copies are not published) rather than stopping every service's records."""
         found = []
@@ -62,7 +61,7 @@ class View:
                     self._unplaced.add(name)
                 continue
             if topo is not None:
-                found.append(desired.Location(name, topo.region, topo.zone))
+                found.append(topo)
         return found
 
     def healthy(self, m: Any, namespace: str, name: str) -> bool:

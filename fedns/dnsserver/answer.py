@@ -11,9 +11,11 @@ CoreDNS semantics followed (plugin/etcd/etcd.go, handler.go, plugin/backend_look
 
 - a name's records are every key under ``path/`` (prefix aggregation), else the key
   ``path`` itself, else the name does not exist (NXDOMAIN); ``*`` and ``any`` labels
-  are wildcards; ``msg.Group`` filtering; TTL 300 and priority 10 when unset;
+  are wildcards; ``msg.Group`` filtering; TTL 300 and priority 10 when unset, a
+  record on an etcd lease the lease's remaining time, clamped, when its own is unset
+  or larger (:mod:`fedns.dnsserver.leases`);
 - A/AAAA answers dedup by host and chase CNAMEs inside the zone (a CNAME to the name
-  itself or below it is skipped, a repeated target ends a loop, at most 8 CNAMEs); a
+  itself or below it is skipped, a repeated target ends a loop, at most 11 CNAMEs); a
   chased CNAME whose target has no address is left out; the zone apex reads
   ``apex.dns.<zone>`` first; TXT, SRV (weights as CoreDNS), MX, PTR and CNAME as the
   plugin builds them; apex NS from ``ns.dns.<zone>`` with glue;
@@ -52,6 +54,7 @@ from fedns.dnsserver import backend, lookup, names, wire
 from fedns.dnsserver import settings as settings_mod
 from fedns.dnsserver import zone as zone_mod
 from fedns.records import desired
+from placement import topology
 
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, BADVERS = 0, 1, 2, 3, 4, 5, 16
 OPT_ECS = 8
@@ -65,38 +68,42 @@ class _FormErr(Exception):
 # --- nearest answers ---------------------------------------------------------------
 
 
-def _nearest(ctx: backend.Context, name: names.Labels, owner: wire.Name, qtype: int,
+def _nearest(ctx: backend.Context, ref: desired.ServiceRef, owner: wire.Name, qtype: int,
              site: settings_mod.Site) -> tuple[list[wire.RR], str] | None:
-    """The site's zone tier, else its region tier, as addresses owned by the query
-    name, with the tier's name (``zone``/``region``); None when neither has a healthy
-    address of ``qtype``."""
-    ref = desired.parse_global_name(names.text(name), ctx.apex_name)
-    if ref is None:
-        return None
+    """The nearest tier placement chooses for the site (its zone, else its region) as
+    addresses of service ``ref`` owned by the query name, with the tier's name; None
+    when the choice is every healthy address (no nearer tier has one of ``qtype``)."""
+    where = site.location
     try:
-        tiers = [desired.zone_name(ref, ctx.apex_name, site.region, site.zone),
-                 desired.region_name(ref, ctx.apex_name, site.region)]
+        zone_name = desired.zone_name(ref, ctx.apex_name, where.region, where.zone)
     except desired.skydns.BadName:
-        return None
-    for tier, tier_name in zip(tiers, ("zone", "region")):
-        labels = tuple(tier.encode().split(b"."))
+        return None  # no tier can be named: every address
+
+    def addresses(tier: topology.Tier) -> list[wire.RR] | None:
+        # the region's name is only needed when the zone has no answer (and is valid
+        # when the zone's is)
+        tier_name = (zone_name if tier.name == topology.ZONE
+                     else desired.region_name(ref, ctx.apex_name, tier.region))
+        labels = tuple(tier_name.encode().split(b"."))
         try:
             records = backend.services(ctx, labels, False, qtype)
         except (backend.NotFound, backend.Broken):
-            continue
+            return None
         out: list[wire.RR] = []
         seen: set[str] = set()
         for record in records:
             if record.kind == qtype and record.service.host not in seen:
                 seen.add(record.service.host)
                 out.append(lookup.address_rr(owner, qtype, record.ttl, record.packed))
-        if out:
-            return out, tier_name
-    return None
+        return out
+
+    tier, found = topology.nearest(where, addresses)
+    return (found, tier.name) if found else None
 
 
-def _is_global_name(ctx: backend.Context, name: names.Labels) -> bool:
-    return desired.parse_global_name(names.text(name), ctx.apex_name) is not None
+def _global_ref(ctx: backend.Context, name: names.Labels) -> desired.ServiceRef | None:
+    """The service whose global name ``name`` is, or None."""
+    return desired.parse_global_name(names.text(name), ctx.apex_name)
 
 
 # --- EDNS -----------------------------------------------------------------------------
@@ -263,7 +270,9 @@ def _lookup(ctx: backend.Context, query: wire.Query, edns: _Edns,
     # Nearest answers: the ECS network decides, else the packet source.
     site: settings_mod.Site | None = None
     scope = 0
-    tailored = qtype in (wire.T_A, wire.T_AAAA) and bool(settings.sites) and _is_global_name(ctx, name)
+    # the service of a global name, parsed once (the nearest tier's names need it)
+    ref = _global_ref(ctx, name) if qtype in (wire.T_A, wire.T_AAAA) and settings.sites else None
+    tailored = ref is not None
     if tailored:
         if edns.ecs is not None:
             site, scope = settings.site_of_network(edns.ecs[3])
@@ -273,13 +282,14 @@ def _lookup(ctx: backend.Context, query: wire.Query, edns: _Edns,
 
     records: list[wire.RR] = []
     extra: list[wire.RR] = []
-    tier = "all" if tailored else ""
+    tier = topology.ALL if tailored else ""
     try:
         flat = b"".join(name)
         if b"/" in flat or b"." in flat:
             raise backend.NotFound  # cannot be a key
         if qtype in (wire.T_A, wire.T_AAAA):
-            nearest = _nearest(ctx, name, owner, qtype, site) if site is not None else None
+            nearest = (_nearest(ctx, ref, owner, qtype, site)
+                       if site is not None and ref is not None else None)
             if nearest is not None:
                 records, tier = nearest
             else:

@@ -7,7 +7,8 @@ current from the Store and answers on the sockets.  On stdout it writes JSON lin
 its zone is loaded, then ``{"metrics": {...}}`` every ``report`` seconds when they
 changed.  It exits when its stdin closes, which is when the parent stops it or is
 gone, killed or not: a child never serves on after its appliance.  It ignores SIGINT
-(a terminal's Ctrl-C reaches the whole process group; the parent stops it).
+and SIGTERM (a terminal's Ctrl-C, ``timeout`` or systemd's stop reach the whole process
+group; the parent stops its children itself).
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    # Ctrl-C in a terminal reaches the whole process group: the parent stops its
-    # children itself (closing their stdin), so they do not die on it first
+    # Ctrl-C in a terminal, `timeout` and systemd's stop signal the whole process
+    # group: the parent stops its children itself (closing their stdin), so they do not
+    # die first and get restarted as if they had crashed
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(asyncio.run(main()))

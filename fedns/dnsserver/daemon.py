@@ -13,6 +13,7 @@ import dataclasses
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 
+from fedns.dnsserver import leases as leases_mod
 from fedns.dnsserver import server as server_mod
 from fedns.dnsserver import settings as settings_mod
 from fedns.dnsserver import source as source_mod
@@ -60,7 +61,8 @@ async def running(store: base.Store, settings: settings_mod.Settings,
     for the first listing of the Store; until it has been applied, queries get
     SERVFAIL (an empty zone would deny every name)."""
     host, port = parse_listen(listen)
-    zone = zone_mod.Zone(settings.prefix)
+    zone = zone_mod.Zone(settings.prefix,
+                         leases_mod.Leases(settings.lease_min_ttl, settings.lease_max_ttl))
     source = source_mod.ZoneSource(store, zone)
     feed = asyncio.create_task(source.run(), name="dns-zone-source")
     server = server_mod.Server(zone, settings, ready=source.synced.is_set)

@@ -25,8 +25,9 @@ from collections.abc import Callable
 from fedns.dnsserver import backend, names, wire
 from fedns.dnsserver import zone as zone_mod
 
-# CoreDNS adds no CNAME once more than 7 records precede it in the chain.
-MAX_CHAIN = 7
+# CoreDNS (1.12.1 and later: plugin/backend_lookup.go maxCnameChainLength) adds no
+# CNAME once more than 10 records precede it in the chain: at most 11 CNAMEs.
+MAX_CHAIN = 10
 
 
 def address_rr(owner: wire.Name, rtype: int, ttl: int, packed: bytes) -> wire.RR:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import socket
@@ -28,6 +29,7 @@ from fedns import errors
 from fedns.dnsserver import answer as answer_mod
 from fedns.dnsserver import cache as cache_mod
 from fedns.dnsserver import settings as settings_mod
+from fedns.dnsserver import tcp as tcp_mod
 from fedns.dnsserver import wire
 from fedns.dnsserver import zone as zone_mod
 
@@ -40,8 +42,7 @@ CACHE_ENTRIES = 50_000
 CHANGES_BEFORE_CLEAR = 4096
 SOA = 6
 UDP_BATCH = 256  # datagrams handled per readiness callback before yielding
-DEFAULT_TCP_IDLE = 10.0
-MAX_TCP_CONNECTIONS = 512
+DEFAULT_TCP_IDLE = settings_mod.Settings.tcp_idle_timeout
 TCP_BACKLOG = 512
 
 
@@ -75,13 +76,15 @@ class Server:
     """Answers DNS over UDP and TCP for ``zone`` with ``settings``."""
 
     def __init__(self, zone: zone_mod.Zone, settings: settings_mod.Settings, *,
-                 tcp_idle_timeout: float = DEFAULT_TCP_IDLE,
+                 tcp_idle_timeout: float | None = None,
                  ready: Callable[[], bool] | None = None) -> None:
         self.zone = zone
         # Until ready() (the zone's first load), every query gets SERVFAIL, uncached.
         self.ready = ready
+        if tcp_idle_timeout is not None:
+            settings = dataclasses.replace(settings, tcp_idle_timeout=tcp_idle_timeout)
         self.settings = settings
-        self.tcp_idle_timeout = tcp_idle_timeout
+        self._connections = tcp_mod.Connections(settings)
         # counters for metrics(): queries per transport, responses per rcode
         self.queries = [0, 0]
         self.rcodes = [0] * 16
@@ -100,6 +103,7 @@ class Server:
         self._udp: list[socket.socket] = []
         self._tcp: list[asyncio.AbstractServer] = []
         self._tcp_tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- answering ------------------------------------------------------------
@@ -265,20 +269,27 @@ class Server:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        if len(self._tcp_tasks) >= MAX_TCP_CONNECTIONS:
-            writer.close()
-            return
-        if task is not None:
-            self._tcp_tasks.add(task)
         peer = writer.get_extra_info("peername")
         host = peer[0] if isinstance(peer, tuple) else ""
+        loop = asyncio.get_running_loop()
+        connections = self._connections
+        # Closing an idle connection's transport (to make room, or in a sweep) ends
+        # its wait for the next query: the read sees EOF.
+        if task is None or not connections.admit(task, host, writer.close, loop.time()):
+            writer.close()
+            return
+        self._tcp_tasks.add(task)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(connections.sweep_every(), self._sweep)
+        query_timeout = self.settings.tcp_idle_timeout  # once a query has begun
         try:
             while True:
+                connections.idle(task, loop.time())
                 try:
-                    head = await asyncio.wait_for(reader.readexactly(2), self.tcp_idle_timeout)
+                    head = await reader.readexactly(2)
+                    connections.busy(task)
                     (length,) = struct.unpack("!H", head)
-                    data = await asyncio.wait_for(reader.readexactly(length),
-                                                  self.tcp_idle_timeout)
+                    data = await asyncio.wait_for(reader.readexactly(length), query_timeout)
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                     return
                 self.queries[TCP] += 1
@@ -286,15 +297,27 @@ class Server:
                 if reply is None:
                     return  # not DNS: stop talking
                 writer.write(struct.pack("!H", len(reply)) + reply)
-                await writer.drain()
+                try:  # a client that sends but never reads must not hold its slot
+                    await asyncio.wait_for(writer.drain(), query_timeout)
+                except (TimeoutError, ConnectionError):
+                    return
         except Exception:
             log.exception("TCP connection failed")
         finally:
-            if task is not None:
-                self._tcp_tasks.discard(task)
+            connections.release(task)
+            self._tcp_tasks.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _sweep(self) -> None:
+        """Close the connections idle too long; again later while any is open."""
+        self._sweeper = None
+        if self._loop is None:
+            return
+        self._connections.sweep(self._loop.time())
+        if self._connections:
+            self._sweeper = self._loop.call_later(self._connections.sweep_every(), self._sweep)
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -326,8 +349,17 @@ class Server:
         self._udp.clear()
         for tcp in self._tcp:
             tcp.close()
-        for task in list(self._tcp_tasks):
-            task.cancel()
+        # Closing each connection ends its task (its read sees EOF, its write fails);
+        # a cancelled one would have asyncio 3.11 log its CancelledError.
+        self._connections.close_all()
+        tasks = list(self._tcp_tasks)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=1.0)
+            for task in stuck:
+                task.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for tcp in self._tcp:
             with contextlib.suppress(Exception):
                 await tcp.wait_closed()
@@ -342,9 +374,13 @@ class Server:
             "fedns_dns_cache_hits_total": self.cache_hits,
             "fedns_dns_dropped_total": self.dropped,
             "fedns_dns_truncated_total": self.truncated,
+            "fedns_dns_tcp_connections": len(self._connections),
+            "fedns_dns_tcp_evicted_total": self._connections.evicted,
             'fedns_dns_requests_total{transport="udp"}': self.queries[UDP],
             'fedns_dns_requests_total{transport="tcp"}': self.queries[TCP],
         }
+        for reason, value in self._connections.rejected.items():
+            out[f'fedns_dns_tcp_rejected_total{{reason="{reason}"}}'] = value
         for tier, value in self.tiers.items():
             out[f'fedns_dns_nearest_answers_total{{tier="{tier}"}}'] = value
         for rcode, value in enumerate(self.rcodes):

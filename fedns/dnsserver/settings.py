@@ -13,6 +13,7 @@ from typing import Any
 
 from fedns import errors
 from fedns.records import skydns
+from placement import topology
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -24,23 +25,37 @@ class BadSettings(errors.UsageError):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Site:
-    """Clients in ``subnets`` are nearest to ``zone`` of ``region``."""
+    """Clients in ``subnets`` are where ``location`` is: nearest to its zone, then its
+    region (:func:`placement.topology.nearest`)."""
 
-    name: str
-    region: str
-    zone: str
+    location: topology.Location
     subnets: tuple[IPNetwork, ...]
 
+    @property
+    def name(self) -> str:
+        return self.location.site
+
+    @property
+    def region(self) -> str:
+        return self.location.region
+
+    @property
+    def zone(self) -> str:
+        return self.location.zone
+
     @classmethod
-    def make(cls, name: str, region: str, zone: str, subnets: list[str] | tuple[str, ...]) -> Site:
-        """A site from text subnets; raises :class:`BadSettings`."""
+    def make(cls, name: str, region: str, zone: str, subnets: list[str] | tuple[str, ...],
+             member: str = "") -> Site:
+        """Site ``name`` at the location of ``member`` (default: the member named like
+        the site), from text subnets; raises :class:`BadSettings`."""
         nets = []
         for text in subnets:
             try:
                 nets.append(ipaddress.ip_network(text, strict=False))
             except ValueError as err:
                 raise BadSettings(f"site {name!r}: {text!r} is not a subnet") from err
-        return cls(name, region.lower(), zone.lower(), tuple(nets))
+        where = topology.Location(member or name, name, region.lower(), zone.lower())
+        return cls(where, tuple(nets))
 
 
 def _fqdn(name: str) -> str:
@@ -72,6 +87,17 @@ class Settings:
     # Our advertised EDNS UDP payload size (DNS flag day 2020) and the most we honour.
     edns_payload: int = 1232
     max_udp_payload: int = 4096
+    # TCP connections of one server process (fedns.dnsserver.tcp): in all, per client
+    # (an IPv4 address, an IPv6 /64), and how long one may wait for its next query:
+    # tcp_busy_idle_timeout while half the slots or more are taken.
+    tcp_connections: int = 512
+    tcp_per_client: int = 32
+    tcp_idle_timeout: float = 10.0
+    tcp_busy_idle_timeout: float = 1.0
+    # CoreDNS etcd plugin min-lease-ttl / max-lease-ttl (1.12.4 and later): a record on
+    # an etcd lease answers with the lease's remaining time clamped to these.
+    lease_min_ttl: int = 30
+    lease_max_ttl: int = 86_400
 
     def __post_init__(self) -> None:
         if not self.zones:
@@ -86,6 +112,14 @@ class Settings:
                 ipaddress.ip_address(address)
             except ValueError as err:
                 raise BadSettings(f"NS address {address!r} is not an IP address") from err
+        for field in ("tcp_connections", "tcp_per_client", "tcp_idle_timeout",
+                      "tcp_busy_idle_timeout", "lease_min_ttl", "lease_max_ttl"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise BadSettings(f"{field} must be a positive number, not {value!r}")
+        if self.lease_min_ttl > self.lease_max_ttl:
+            raise BadSettings(f"lease_min_ttl {self.lease_min_ttl} is above "
+                              f"lease_max_ttl {self.lease_max_ttl}")
         object.__setattr__(self, "zones", zones)
         object.__setattr__(self, "ns_names", ns_names)
         # Longest prefix first, so the first subnet that contains a client wins.
@@ -129,16 +163,17 @@ class Settings:
 def to_json(settings: Settings) -> dict[str, Any]:
     """``settings`` as plain JSON data, for a DNS server in another process."""
     doc: dict[str, Any] = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
-    doc["sites"] = [{"name": s.name, "region": s.region, "zone": s.zone,
-                     "subnets": [str(net) for net in s.subnets]} for s in settings.sites]
+    doc["sites"] = [{"name": s.name, "member": s.location.member, "region": s.region,
+                     "zone": s.zone, "subnets": [str(net) for net in s.subnets]}
+                    for s in settings.sites]
     return doc
 
 
 def from_json(doc: dict[str, Any]) -> Settings:
     """The inverse of :func:`to_json`; raises :class:`BadSettings`."""
     try:
-        sites = tuple(Site.make(s["name"], s["region"], s["zone"], s["subnets"])
-                      for s in doc.get("sites", ()))
+        sites = tuple(Site.make(s["name"], s["region"], s["zone"], s["subnets"],
+                                s.get("member", "")) for s in doc.get("sites", ()))
         fields = {f.name for f in dataclasses.fields(Settings)} - {"sites"}
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
                   for k, v in doc.items() if k in fields}

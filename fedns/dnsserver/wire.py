@@ -4,8 +4,9 @@
 compression pointer and only ASCII labels, no answer or authority records, at most
 one additional record and that an OPT, nothing after it); any other packet is read
 by dnslib, whose errors become :class:`BadPacket`.  Both give the same
-:class:`Query`.  A question name over 255 octets on the wire (RFC 1035 §2.3.4) is a
-:class:`BadPacket` too: dnslib reads one but no response could echo it.
+:class:`Query`.  A question name over 255 octets on the wire (RFC 1035 §2.3.4), or
+with a length byte of 64-191 (the reserved label types, which dnslib reads as long
+labels), is a :class:`BadPacket` too: no response could echo it.
 :func:`encode` writes a :class:`Response` byte for byte as dnslib's
 ``DNSRecord.pack`` would (names compressed against every earlier name suffix, SRV
 targets not compressed, names over 255 octets or labels over 63 refused), so
@@ -107,6 +108,11 @@ def parse(data: bytes) -> Query:
     for name, _, _ in query.questions:
         if wire_length(name) > MAX_WIRE_NAME:
             raise BadPacket(f"question name of {wire_length(name)} octets")
+        for label in name:
+            # dnslib reads any length byte below 0xC0 as a label's; 64-191 are the
+            # label types 0b01 and 0b10 (RFC 1035 §4.1.4, RFC 6891 §5), not labels
+            if len(label) > MAX_LABEL:
+                raise BadPacket(f"question label of {len(label)} octets")
     return query
 
 

@@ -2,6 +2,6 @@
 
 ``manager.IPAM`` is the controller's interface (ensure, release, pool edits, usage,
 repair); ``keys`` owns the ``/fedns/ipam/`` key layout and JSON values; ``state``
-mirrors those keys in memory; ``command`` adds ``fedns pool ...`` and
-``fedns ip list``.  See README.md in this folder.
+mirrors those keys in memory.  ``fedns pool ...`` and ``fedns ip list`` are in
+``fedns.cli.pool``.  See README.md in this folder.
 """

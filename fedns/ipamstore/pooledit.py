@@ -65,18 +65,27 @@ async def apply_pools(ipam: Core, pools: list[pool.Pool]) -> list[pool.Pool]:
 
 async def drain(ipam: Core, name: str) -> pool.Pool:
     """Set ``draining``: no new addresses from the pool; holders keep theirs."""
+    return await _mark_draining(ipam, name, True)
+
+
+async def undrain(ipam: Core, name: str) -> pool.Pool:
+    """Clear ``draining``: the pool hands out addresses again."""
+    return await _mark_draining(ipam, name, False)
+
+
+async def _mark_draining(ipam: Core, name: str, draining: bool) -> pool.Pool:
     ipam.check_started()
     for _ in range(ipam.attempts):
         p = _existing(ipam, name)
-        if p.draining:
+        if p.draining == draining:
             return p
-        drained = dataclasses.replace(p, draining=True)
+        marked = dataclasses.replace(p, draining=draining)
         plan = Plan()
         key = keys.pool_key(name)
         plan.expect(key, ipam.state.revision_of(key))
-        plan.writes[key] = keys.pool_to_json(drained, ipam.state.pool_meta.get(name))
+        plan.writes[key] = keys.pool_to_json(marked, ipam.state.pool_meta.get(name))
         if await ipam.commit(plan):
-            return drained
+            return marked
     raise errors.Contended(f"{pool.describe(name)} kept changing; try again")
 
 
@@ -95,23 +104,6 @@ async def delete_pool(ipam: Core, name: str) -> pool.Pool:
             if await ipam.commit(plan):
                 return p
         await reload_pools(ipam)
-    raise errors.Contended(f"{pool.describe(name)} kept changing; try again")
-
-
-async def undrain(ipam: Core, name: str) -> pool.Pool:
-    """Clear ``draining``: the pool hands out addresses again."""
-    ipam.check_started()
-    for _ in range(ipam.attempts):
-        p = _existing(ipam, name)
-        if not p.draining:
-            return p
-        opened = dataclasses.replace(p, draining=False)
-        plan = Plan()
-        key = keys.pool_key(name)
-        plan.expect(key, ipam.state.revision_of(key))
-        plan.writes[key] = keys.pool_to_json(opened, ipam.state.pool_meta.get(name))
-        if await ipam.commit(plan):
-            return opened
     raise errors.Contended(f"{pool.describe(name)} kept changing; try again")
 
 
@@ -195,7 +187,8 @@ def _refuse_stranding(old: pool.Pool, holders: list[ledger.Allocation]) -> None:
     raise ipam_errors.PoolInUse(
         f"{pool.describe(old.name)}: the change would strand {len(holders)} address"
         f"{'es' if len(holders) != 1 else ''} in use: {shown}{more}; drain the pool first"
-        f" (fedns pool drain {old.name}) and move those Services")
+        f" (fedns pool drain {old.name} --store URL, or spec.draining: true on its IPPool"
+        f" at the API) and move those Services")
 
 
 def _existing(ipam: Core, name: str) -> pool.Pool:

@@ -6,9 +6,10 @@ the way kube-apiserver does, so that ``kubectl`` and the ``kubernetes`` client w
 against it: simulated member clusters now, the federation endpoint later.
 
 Modules: ``server`` (HTTP), ``storage`` (object semantics over the Store),
-``registry``/``builtin`` (kinds), ``services`` (cluster IPs), ``discovery``,
-``tables``/``printers``, ``patch``/``strategic``, ``selectors``, ``protobuf``,
-``status``.  The format modules are pure; ``Server`` is imported lazily so that
+``registry``/``builtin``/``clusterkinds``/``crds`` (kinds), ``services`` (cluster
+IPs), ``discovery``, ``openapi``/``schemas``/``fieldvalidation``, ``scale``,
+``subresources``, ``reviews``, ``tables``/``printers``/``clusterprinters``,
+``patch``/``strategic``, ``selectors``, ``protobuf``, ``status``.  The format modules are pure; ``Server`` is imported lazily so that
 importing them does not load aiohttp.
 """
 

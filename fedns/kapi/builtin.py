@@ -3,15 +3,16 @@
 :func:`registry` returns a fresh :class:`fedns.kapi.registry.Registry` holding them;
 callers add their own kinds to it (one ``add`` each).  Defaults cover what clients
 read back (Service type and ports, Deployment strategy and replicas, pod template
-fields that ``kubectl describe`` prints); there are no controllers here, so
-Deployment and Job status stay as written.
+fields that ``kubectl describe`` prints).  There are no controllers here: a
+simulated member runs them (:mod:`fedns.sim.controllers`); elsewhere Deployment and
+Job status stay as written.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fedns.kapi import objects, printers, services
+from fedns.kapi import clusterkinds, cron, objects, printers, services
 from fedns.kapi.registry import Kind, Registry
 
 Obj = dict[str, Any]
@@ -74,6 +75,31 @@ def default_daemonset(obj: Obj) -> None:
     _default_template(obj)
 
 
+def default_statefulset(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        strategy.setdefault("rollingUpdate", {"partition": 0})
+    spec.setdefault("persistentVolumeClaimRetentionPolicy",
+                    {"whenDeleted": "Retain", "whenScaled": "Retain"})
+    _default_template(obj)
+
+
+def default_cronjob(obj: Obj) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    template = spec.get("jobTemplate")
+    if isinstance(template, dict):
+        default_job(template)
+
+
 def default_job(obj: Obj) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("backoffLimit", 6)
@@ -109,6 +135,7 @@ def validate_namespace(new: Obj, old: Obj | None) -> list[tuple[str, str]]:
 
 def default_secret(obj: Obj) -> None:
     obj.setdefault("type", "Opaque")
+    clusterkinds.merge_string_data(obj)
 
 
 def validate_endpointslice(new: Obj, old: Obj | None) -> list[tuple[str, str]]:
@@ -135,6 +162,17 @@ def validate_workload(new: Obj, old: Obj | None) -> list[tuple[str, str]]:
         causes.append(("spec.replicas", (f"Invalid value: {spec['replicas']}: must be greater "
                                         "than or equal to 0")))
     return causes
+
+
+def validate_cronjob(new: Obj, old: Obj | None) -> list[tuple[str, str]]:
+    schedule = (new.get("spec") or {}).get("schedule")
+    if not isinstance(schedule, str) or not schedule.strip():
+        return [("spec.schedule", "Required value")]
+    try:
+        cron.parse(schedule)
+    except cron.BadSchedule as err:
+        return [("spec.schedule", f'Invalid value: "{schedule}": {err}')]
+    return []
 
 
 _ALL = ("all",)
@@ -168,8 +206,14 @@ KINDS: tuple[Kind, ...] = (
     Kind("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), categories=_ALL,
          status=True, printer=printers.DAEMONSET, strategic=True, default=default_daemonset,
          validate=validate_workload),
+    Kind("apps", "v1", "statefulsets", "StatefulSet", short_names=("sts",), categories=_ALL,
+         status=True, printer=printers.STATEFULSET, strategic=True,
+         default=default_statefulset, validate=validate_workload),
     Kind("batch", "v1", "jobs", "Job", categories=_ALL, status=True, printer=printers.JOB,
          strategic=True, default=default_job),
+    Kind("batch", "v1", "cronjobs", "CronJob", short_names=("cj",), categories=_ALL,
+         status=True, printer=printers.CRONJOB, strategic=True, default=default_cronjob,
+         validate=validate_cronjob),
     Kind("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler",
          short_names=("hpa",), categories=_ALL, status=True, printer=printers.HPA,
          strategic=True),
@@ -181,5 +225,6 @@ KINDS: tuple[Kind, ...] = (
 
 
 def registry() -> Registry:
-    """A new registry with every built-in kind."""
-    return Registry(KINDS)
+    """A new registry with every built-in kind (and the scale subresource on the
+    scalable workloads)."""
+    return Registry(clusterkinds.with_scale(kind) for kind in KINDS + clusterkinds.KINDS)

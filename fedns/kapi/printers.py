@@ -197,11 +197,46 @@ DAEMONSET = Printer((NAME, Column("Desired", "integer"), Column("Current", "inte
                      *_WIDE_WORKLOAD), _daemonset_row)
 
 
+def _statefulset_row(obj: Obj, now: Now) -> tables.Cells:
+    ready = _status(obj).get("readyReplicas", 0)
+    return [_name(obj), f"{ready}/{_spec(obj).get('replicas', 1)}", _age(obj, now),
+            *_wide_workload(obj)[:2]]
+
+
+STATEFULSET = Printer((NAME, Column("Ready"), AGE, *_WIDE_WORKLOAD[:2]), _statefulset_row)
+
+
+def _cronjob_row(obj: Obj, now: Now) -> tables.Cells:
+    spec, status = _spec(obj), _status(obj)
+    template = ((spec.get("jobTemplate") or {}).get("spec") or {})
+    containers = ((template.get("template") or {}).get("spec") or {}).get("containers") or []
+    last = status.get("lastScheduleTime")
+    return [_name(obj), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
+            "True" if spec.get("suspend") else "False", len(status.get("active") or []),
+            age(last, now) if last else "<none>", _age(obj, now),
+            ",".join(c.get("name", "") for c in containers),
+            ",".join(c.get("image", "") for c in containers),
+            selectors.format_label_selector(template.get("selector"))]
+
+
+CRONJOB = Printer((NAME, Column("Schedule"), Column("Timezone"), Column("Suspend"),
+                   Column("Active", "integer"), Column("Last Schedule"), AGE,
+                   *_WIDE_WORKLOAD), _cronjob_row)
+
+
 def _job_status(obj: Obj) -> str:
-    for condition in _status(obj).get("conditions") or []:
-        if condition.get("status") == "True" and condition.get("type") in (
-                "Complete", "Failed", "Suspended", "FailureTarget", "SuccessCriteriaMet"):
-            return str(condition["type"])
+    """printJob's precedence: Complete, Failed, Terminating, Suspended, FailureTarget,
+    SuccessCriteriaMet, else Running (a Job has several of them at once)."""
+    true = {c.get("type") for c in _status(obj).get("conditions") or []
+            if c.get("status") == "True"}
+    for kind in ("Complete", "Failed"):
+        if kind in true:
+            return kind
+    if meta(obj).get("deletionTimestamp"):
+        return "Terminating"
+    for kind in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if kind in true:
+            return kind
     return "Running"
 
 

@@ -30,6 +30,19 @@ from fedns.kapi import tables
 Obj = dict[str, Any]
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+CREATE_ONLY = ("create",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    """Where a kind keeps what its ``scale`` subresource (autoscaling/v1 Scale) shows:
+    JSON paths as a CRD's ``subresources.scale`` names them.  Without
+    ``label_selector_path`` the selector is rendered from ``.spec.selector``, as for
+    Deployments, ReplicaSets and StatefulSets."""
+
+    spec_replicas_path: str = ".spec.replicas"
+    status_replicas_path: str = ".status.replicas"
+    label_selector_path: str = ""
 
 
 class DuplicateKind(errors.UsageError):
@@ -69,6 +82,15 @@ class Kind:
     prepare: Callable[[Any, Obj | None, Obj | None], Awaitable[Claims]] | None = None
     description: str = ""
     schema_name: str = ""  # OpenAPI component name; derived when empty
+    verbs: tuple[str, ...] = VERBS
+    scale: Scale | None = None  # serves <plural>/scale (autoscaling/v1 Scale)
+    # a create-only review kind (SelfSubjectAccessReview): POST answers review(body),
+    # nothing is stored
+    review: Callable[[Obj], Obj] | None = None
+    # OpenAPI v3 schema of a custom kind (from its CRD); built-in kinds use the
+    # upstream schemas (fedns.kapi.schemas)
+    schema: Obj | None = None
+    preserve_unknown: bool = False  # a custom kind keeps fields its schema does not name
     # where the objects live in the Store, for a kind whose records another component
     # owns (IPPools are IPAM's pool records); empty: under the server's prefix
     key_prefix: str = ""
@@ -90,10 +112,6 @@ class Kind:
     @property
     def singular_name(self) -> str:
         return self.singular or self.kind.lower()
-
-    @property
-    def verbs(self) -> tuple[str, ...]:
-        return VERBS
 
     @property
     def qualified(self) -> str:
@@ -121,6 +139,7 @@ class Registry:
     def __init__(self, kinds: Iterable[Kind] = ()) -> None:
         self._kinds: dict[tuple[str, str, str], Kind] = {}
         self._group_versions: list[tuple[str, str]] | None = None  # until add() changes it
+        self.generation = 0  # goes up on every add and remove: caches of documents key on it
         for kind in kinds:
             self.add(kind)
 
@@ -130,7 +149,16 @@ class Registry:
             raise DuplicateKind(f"{kind.plural} in {kind.api_version} is already registered")
         self._kinds[key] = kind
         self._group_versions = None
+        self.generation += 1
         return kind
+
+    def remove(self, kind: Kind) -> None:
+        """Stop serving ``kind`` (a deleted CRD's version)."""
+        key = (kind.group, kind.version, kind.plural)
+        if self._kinds.get(key) is kind:
+            del self._kinds[key]
+            self._group_versions = None
+            self.generation += 1
 
     def lookup(self, group: str, version: str, plural: str) -> Kind | None:
         return self._kinds.get((group, version, plural))

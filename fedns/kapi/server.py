@@ -1,12 +1,13 @@
 """The HTTP surface of kapi: kube-apiserver's REST paths over :mod:`fedns.kapi.storage`.
 
-``Server(store, registry, token=None)`` serves discovery, OpenAPI v3, health, and
-for every registered kind get/list/watch/create/update/patch/delete(collection) and
-the status subresource, with Table output, watch-list (``sendInitialEvents``),
-bookmarks and a minimal server-side apply.  It answers JSON only: protobuf in ``Accept`` gets JSON (the clients also
-list it); protobuf request bodies are decoded for Namespace, ConfigMap, Secret and
-DeleteOptions (what ``kubectl create ns|cm|secret`` and Helm send), else 415.  Server-side
-apply is not implemented (415).  ``start(host, port)`` returns the bound port;
+``Server(store, registry, token=None)`` serves discovery, OpenAPI v3 and v2, health,
+and for every registered kind get/list/watch/create/update/patch/delete(collection),
+the status and scale subresources, with Table output, watch-list
+(``sendInitialEvents``), bookmarks, server-side apply and ``fieldValidation``
+(warnings as ``Warning`` headers).  The kinds of stored CRDs are served from
+``start()`` on and follow CRD writes.  It answers JSON only: protobuf in ``Accept``
+gets JSON (the clients also list it); protobuf request bodies are decoded
+(:mod:`fedns.kapi.protobuf`).  ``start(host, port)`` returns the bound port;
 ``stop()`` ends open watches and closes the port, so a new Server over the same
 Store can take the port again.
 """
@@ -27,13 +28,17 @@ from aiohttp import web
 
 from fedns import errors
 from fedns.kapi import (
+    crds,
     discovery,
+    fieldvalidation,
     objects,
+    openapi,
     protobuf,
     registry,
     selectors,
     status,
     storage,
+    subresources,
     tables,
 )
 from fedns.kapi.registry import Kind
@@ -113,6 +118,9 @@ class Server:
         self.storage = storage.Storage(store, self.registry, prefix=prefix, settings=settings)
         self.token = token
         self.bookmark_interval = bookmark_interval
+        self.openapi = openapi.Documents(self.registry)
+        self.crds = crds.Sync(self.storage, self.registry)
+        self._following: asyncio.Future[None] | None = None
         self.host = ""
         self.port = 0
         self.scheme = "http"
@@ -137,6 +145,7 @@ class Server:
         """Listen on ``host:port`` (0: a free port), HTTPS with ``ssl_context``;
         returns the bound port."""
         self._stopping = asyncio.Event()
+        await self.crds.resync()  # the custom kinds of stored CRDs, before the first request
         runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None,
                                shutdown_timeout=1.0)
         await runner.setup()
@@ -147,6 +156,7 @@ class Server:
             await runner.cleanup()
             raise errors.CannotListen.because(f"{host}:{port}", err) from err
         self._runner = runner
+        self._following = asyncio.ensure_future(self.crds.run())
         sockets = [s for s in runner.addresses]
         self.host = host
         self.port = int(sockets[0][1]) if sockets else port
@@ -156,6 +166,10 @@ class Server:
     async def stop(self) -> None:
         """End watches, close the port.  The Store stays open (it is the caller's)."""
         self._stopping.set()
+        if self._following is not None:
+            following, self._following = self._following, None
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -223,9 +237,35 @@ class Server:
             target = self._target(group, version, parts[3:])
         else:
             raise status.path_not_found()
-        if method not in ("GET", "HEAD") and not request.can_read_body and method != "DELETE":
+        if method not in ("GET", "HEAD") and not request.can_read_body and method != "DELETE" \
+                and target.subresource not in subresources.POD_STREAMS:
             raise status.bad_request("the request body is empty")
-        return await self._resource(request, target)
+        if target.kind.group == crds.GROUP and target.kind.plural == crds.PLURAL and \
+                method not in ("GET", "HEAD"):
+            # a CRD write serves its kinds before it returns, as clients expect
+            try:
+                return await self._write(request, target)
+            finally:
+                await self.crds.resync()
+        return await self._write(request, target)
+
+    async def _write(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """A write under the request's fieldValidation, its warnings as headers."""
+        method = request.method
+        if method not in ("POST", "PUT", "PATCH"):
+            return await self._resource(request, target)
+        warnings: list[str] = []
+        how = fieldvalidation.directive(request.query.get("fieldValidation", ""))
+        directive_token = fieldvalidation.DIRECTIVE.set(how)
+        warnings_token = fieldvalidation.WARNINGS.set(warnings)
+        try:
+            response = await self._resource(request, target)
+        finally:
+            fieldvalidation.DIRECTIVE.reset(directive_token)
+            fieldvalidation.WARNINGS.reset(warnings_token)
+        for text in warnings:
+            response.headers.add("Warning", fieldvalidation.warning_header(text))
+        return response
 
     def _target(self, group: str, version: str, rest: list[str]) -> Target:
         watch = False
@@ -242,7 +282,7 @@ class Server:
             raise status.path_not_found()
         name = rest[1] if len(rest) > 1 else ""
         subresource = rest[2] if len(rest) > 2 else ""
-        if subresource and not (subresource == "status" and kind.status):
+        if subresource and not subresources.serves(kind, subresource):
             raise status.path_not_found()
         return Target(kind, namespace, name, subresource, watch)
 
@@ -276,24 +316,32 @@ class Server:
         return respond(discovery.api_group_list(self.registry))
 
     def _openapi(self, request: web.Request, rest: list[str]) -> web.Response:
+        if rest == ["v2"]:
+            accept = request.headers.get("Accept", "")
+            if accept and "protobuf" in accept and not any(
+                    media.split(";")[0].strip() in (JSON, "*/*", "application/*")
+                    for media in accept.split(",")):
+                # kube-apiserver also serves only JSON to a client that takes only JSON
+                raise status.ApiError(406, "NotAcceptable",
+                                      "only the following media types are accepted: "
+                                      "application/json")
+            return respond(self.openapi.v2())
         if rest[:1] != ["v3"]:
-            raise status.path_not_found()  # v2 is protobuf-only for kubectl: 404 it
+            raise status.path_not_found()
         if len(rest) == 1:
-            return respond(discovery.openapi_root(self.registry))
-        path = "/".join(rest[1:])
-        for group, version in self.registry.group_versions():
-            if discovery.openapi_path(group, version) == path:
-                document = discovery.openapi_document(self.registry, group, version)
-                digest = discovery.document_hash(document)
-                headers = {"Etag": f'"{digest}"'}
-                if request.query.get("hash") == digest:
-                    headers["Cache-Control"] = "public, immutable"
-                    headers["Expires"] = "Thu, 31 Dec 2099 23:59:59 GMT"
-                response = respond(document, headers=headers)
-                if request.query.get("hash") == digest:
-                    response.headers["Cache-Control"] = "public, immutable"
-                return response
-        raise status.path_not_found()
+            return respond(self.openapi.root())
+        found = self.openapi.v3("/".join(rest[1:]))
+        if found is None:
+            raise status.path_not_found()
+        data, digest = found
+        headers = {"Etag": f'"{digest}"'}
+        if request.query.get("hash") == digest:
+            # the hash names this exact document: clients may keep it for good
+            headers["Expires"] = "Thu, 31 Dec 2099 23:59:59 GMT"
+        response = respond(data, headers=headers)
+        if request.query.get("hash") == digest:
+            response.headers["Cache-Control"] = "public, immutable"
+        return response
 
     # -- resources -----------------------------------------------------------
 
@@ -301,6 +349,12 @@ class Server:
         method, query = request.method, request.query
         kind = target.kind
         dry_run = query.get("dryRun") == "All"
+        if subresources.handled_here(kind, target.subresource):
+            code, answer = await subresources.handle(
+                self.storage, method, kind, target.namespace, target.name, target.subresource,
+                lambda: self._body(request, allow_list=method == "PATCH"),
+                request.headers.get("Content-Type", "").split(";")[0].strip(), dry_run)
+            return respond(answer, code)
         if method in ("GET", "HEAD"):
             if target.name:
                 if target.watch:

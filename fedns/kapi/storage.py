@@ -26,11 +26,11 @@ import dataclasses
 import functools
 import ipaddress
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 from fedns.kapi import apply as server_apply
-from fedns.kapi import objects, patch, registry, selectors, status, strategic
+from fedns.kapi import fieldvalidation, objects, patch, registry, selectors, status, strategic
 from fedns.kapi.registry import Kind
 from fedns.store import base
 
@@ -59,6 +59,10 @@ class Settings:
     # would cap LoadBalancer Services at that number.  Explicit nodePorts are still
     # checked for uniqueness either way.
     allocate_node_ports: bool = False
+    # A garbage collector acts on this Storage (a simulated member's): a delete whose
+    # propagationPolicy is Foreground or Orphan leaves the object with the
+    # foregroundDeletion or orphan finalizer for the collector to finish, as in kube.
+    garbage_collector: bool = False
 
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         return _network(self.service_cidr)
@@ -204,6 +208,7 @@ class Storage:
         """Create ``obj`` (not changed, unless ``owned``: the caller gives it away)."""
         new = obj if owned else copy.deepcopy(obj)
         self._check_type(kind, new)
+        fieldvalidation.check(kind, new, "create")
         meta = objects.meta(new)
         namespace = self._check_namespace(kind, namespace, meta)
         if not meta.get("name") and meta.get("generateName"):
@@ -376,6 +381,7 @@ class Storage:
         """Replace the object with ``obj`` (not changed, unless ``owned``)."""
         incoming = obj if owned else copy.deepcopy(obj)
         self._check_type(kind, incoming)
+        fieldvalidation.check(kind, incoming, "update")
         meta = objects.meta(incoming)
         if meta.get("name") and meta["name"] != name:
             raise status.bad_request(f"the name of the object ({meta['name']}) does not match "
@@ -421,6 +427,8 @@ class Storage:
             if wanted and wanted != str(kv.mod_revision):
                 raise status.conflict(kind.plural, kind.group, name)
             self._check_type(kind, patched)
+            fieldvalidation.check(kind, patched, "patch",
+                                  patch=body if patch_type == STRATEGIC_PATCH else None)
             try:
                 return await self._replace(kind, kv, current, patched, subresource, dry_run)
             except _Raced:
@@ -441,6 +449,7 @@ class Storage:
             raise status.bad_request("an apply body must be an object")
         intent = copy.deepcopy(body)
         self._check_type(kind, intent)
+        fieldvalidation.check(kind, intent, "apply", name, namespace)
         meta = objects.meta(intent)
         if meta.get("name") and meta["name"] != name:
             raise status.bad_request(f"the name of the object ({meta['name']}) does not match "
@@ -585,6 +594,9 @@ class Storage:
                 return current, not meta.get("finalizers")
             if kind is self._namespaces() and not kind.namespaced:
                 return await self._delete_namespace(kind, kv, current)
+            gc_finalizer = self._gc_finalizer(options)
+            if gc_finalizer and not meta.get("deletionTimestamp"):
+                meta["finalizers"] = [*(meta.get("finalizers") or []), gc_finalizer]
             if meta.get("finalizers"):
                 if meta.get("deletionTimestamp"):
                     return current, False
@@ -605,6 +617,15 @@ class Storage:
             meta["resourceVersion"] = str(revision)
             return current, True
         raise status.conflict(kind.plural, kind.group, name)
+
+    def _gc_finalizer(self, options: Obj) -> str:
+        """The finalizer a delete leaves for the garbage collector, if one runs."""
+        if not self.settings.garbage_collector:
+            return ""
+        policy = options.get("propagationPolicy")
+        if policy is None and options.get("orphanDependents") is not None:
+            policy = "Orphan" if options["orphanDependents"] else "Background"
+        return {"Foreground": "foregroundDeletion", "Orphan": "orphan"}.get(str(policy), "")
 
     async def _delete_now(self, kind: Kind, kv: base.KeyValue, current: Obj) -> int:
         claims = await self._prepare(kind, current, None)
@@ -705,7 +726,7 @@ class Storage:
 
     async def _watch(self, kind: Kind, namespace: str, *, resource_version: int,
                      labels: selectors.Selector, fields: selectors.FieldSelector,
-                     initial: bool, encoded: bool) -> AsyncIterator[WatchEvent]:
+                     initial: bool, encoded: bool) -> AsyncGenerator[WatchEvent, None]:
         prefix = self.collection_key(kind, namespace)
         start = resource_version + 1 if resource_version else 0
         everything = not labels and not fields

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fedns import errors
-from fedns.members import health, informer, kinds, objects, topology, transport
+from fedns.members import health, informer, kinds, objects, transport
+from placement import topology
 
 # followed in every member, cluster-wide, from construction on
 WATCHED = (kinds.SERVICE, kinds.ENDPOINT_SLICE, kinds.NODE, kinds.NAMESPACE)
@@ -87,7 +88,7 @@ class MemberSpec:
 
     @property
     def site_name(self) -> str:
-        return self.site or self.name
+        return topology.site_of(self.name, self.site)
 
 
 class Member:
@@ -151,9 +152,11 @@ class Member:
         even let fedns list) does not hold up the others."""
         return all(self.informers[scope.name].synced.is_set() for scope in _ALWAYS)
 
-    def topology(self) -> topology.Topology:
-        return topology.resolve(self.name, self.spec.region, self.spec.zone,
-                                self.nodes.values())
+    def topology(self) -> topology.Location:
+        """Where the member sits: its config, else its Nodes' labels (raises
+        :class:`placement.topology.TopologyUnknown`)."""
+        return topology.resolve(self.name, self.nodes.values(), site=self.spec.site,
+                                region=self.spec.region, zone=self.spec.zone)
 
     @property
     def _tasks(self) -> list[asyncio.Task[None]]:

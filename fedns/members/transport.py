@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -50,6 +51,9 @@ class NotStarted(errors.FednsError):
 def load_configuration(kubeconfig: str, context: str = "") -> Any:
     """The ``kubernetes`` Configuration for one context; ConfigError in one line."""
     configuration = kubernetes.client.Configuration()
+    if kubeconfig and not os.path.isfile(kubeconfig):
+        # the client would say "Invalid kube-config file. No configuration found."
+        raise ConfigError(f"kubeconfig {kubeconfig!r}: no such file")
     try:
         kubernetes.config.load_kube_config(
             config_file=kubeconfig, context=context or None,

@@ -1,8 +1,8 @@
 """The records one federated service should have, from its members' state.
 
-Given the federation topology (every member's region and zone) and, per member, the
-service's addresses, health and named ports, :func:`records` returns every key and
-value fedns wants in the Store for that service.  It does no I/O and does not diff;
+Given the federation topology (every member's :class:`placement.topology.Location`)
+and, per member, the service's addresses, health and named ports, :func:`records`
+returns every key and value fedns wants in the Store for that service.  It does no I/O and does not diff;
 :mod:`fedns.records.plan` does.
 
 Names (DESIGN.md, "DNS names and records"), for service S in namespace N of
@@ -40,6 +40,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from fedns.records import skydns
+from placement import topology as topology_mod
 
 DEFAULT_TTL = 30
 
@@ -61,15 +62,6 @@ class ServiceRef:
     federation: str
     namespace: str
     name: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Location:
-    """Where a member of the federation sits."""
-
-    member: str
-    region: str
-    zone: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -168,7 +160,7 @@ class _Target:
     ports: tuple[NamedPort, ...]
 
 
-def _targets(topology: Mapping[str, Location], states: Iterable[MemberState]) -> list[_Target]:
+def _targets(topology: Mapping[str, topology_mod.Location], states: Iterable[MemberState]) -> list[_Target]:
     targets: list[_Target] = []
     for state in states:
         where = topology.get(state.member.lower())
@@ -216,7 +208,7 @@ def _cname(name: str, target: str, ttl: int, prefix: str) -> dict[str, str]:
     return {_key(name, prefix): _value(target + ".", 0, ttl)}
 
 
-def records(ref: ServiceRef, domain: str, topology: Sequence[Location],
+def records(ref: ServiceRef, domain: str, topology: Sequence[topology_mod.Location],
             states: Iterable[MemberState], ttl: int = DEFAULT_TTL,
             prefix: str = skydns.DEFAULT_PREFIX) -> dict[str, str]:
     """Every key → JSON value the service should have (see the module docstring).
@@ -229,8 +221,8 @@ def records(ref: ServiceRef, domain: str, topology: Sequence[Location],
         raise skydns.BadValue(f"TTL {ttl} is out of range (1..2147483647)")
     where = {}
     for loc in topology:
-        loc = Location(_label(loc.member, "member"), _label(loc.region, "region"),
-                       _label(loc.zone, "zone"))
+        loc = topology_mod.Location(_label(loc.member, "member"), loc.site,
+                                    _label(loc.region, "region"), _label(loc.zone, "zone"))
         where[loc.member] = loc
     targets = _targets(where, states)
     if not targets:

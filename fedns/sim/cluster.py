@@ -7,10 +7,13 @@ Nodes labelled with the member's region and zone, new and legacy label keys).
 ``write_kubeconfig(members, path, token)`` writes one cluster, user and context per
 member, named after it.  With a token the members serve HTTPS with a throwaway
 self-signed certificate (kubectl sends no credentials over plain HTTP), which the
-kubeconfig carries as certificate-authority-data.  A Member can be stopped and started again on the same port
-with its state kept (its Store outlives its server), which is how tests simulate a
-member restart.  Not for: anything beyond loopback; there are no controllers (no
-pods, no endpoints are made for Services).
+kubeconfig carries as certificate-authority-data.  Each member runs the simulated
+controllers of :mod:`fedns.sim.controllers` (scheduler, kubelets, workloads,
+EndpointSlices, garbage collection) in process over its Storage.  A Member can be
+stopped and started again on the same port with its state kept (its Store and its
+controllers outlive its server), which is how tests simulate an API outage or a
+member restart.  Not for: anything beyond loopback; no load balancer assigns
+Service IPs (fedns does).
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import datetime
+import ipaddress
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -29,7 +34,7 @@ import yaml
 
 from fedns import errors
 from fedns.kapi import builtin, discovery, objects, server, storage
-from fedns.sim import tls
+from fedns.sim import controllers, runtime, tls
 from fedns.store import memory
 
 NODES_PER_MEMBER = 2
@@ -54,6 +59,7 @@ class MemberSpec:
     region: str
     zone: str
     nodes: int = NODES_PER_MEMBER
+    behaviour: runtime.Settings = dataclasses.field(default_factory=runtime.Settings)
 
 
 def default_topology(name: str) -> tuple[str, str]:
@@ -95,9 +101,20 @@ def parse_members(text: str, nodes: int = NODES_PER_MEMBER) -> list[MemberSpec]:
     return specs
 
 
+def node_cidrs(pod_cidr: str, count: int) -> list[str]:
+    """One /24 (a /64 for IPv6) of the member's Pod range per Node, in order."""
+    network = ipaddress.ip_network(pod_cidr, strict=False)
+    size = 24 if network.version == 4 else 64
+    if network.prefixlen > size:
+        return [str(network)] * count
+    subnets = network.subnets(new_prefix=size)
+    return [str(next(subnets, network)) for _ in range(count)]
+
+
 def node_objects(spec: MemberSpec) -> list[dict[str, Any]]:
     """The Nodes a member is seeded with: ``<name>-control-plane``, then workers."""
     nodes = []
+    cidrs = node_cidrs(spec.behaviour.pod_cidr, spec.nodes)
     for i in range(spec.nodes):
         name = f"{spec.name}-control-plane" if i == 0 else \
             f"{spec.name}-worker" + (str(i) if i > 1 else "")
@@ -116,7 +133,7 @@ def node_objects(spec: MemberSpec) -> list[dict[str, Any]]:
         nodes.append({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name, "labels": labels},
-            "spec": {"podCIDR": f"10.244.{i}.0/24", "podCIDRs": [f"10.244.{i}.0/24"]},
+            "spec": {"podCIDR": cidrs[i], "podCIDRs": [cidrs[i]]},
             "status": {
                 "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
                               {"type": "Hostname", "address": name}],
@@ -163,14 +180,20 @@ class Member:
     serves HTTPS (needed with a token: kubectl sends no credentials over HTTP)."""
 
     def __init__(self, spec: MemberSpec, token: str | None = None,
-                 host: str = "127.0.0.1", certificate: tls.Certificate | None = None) -> None:
+                 host: str = "127.0.0.1", certificate: tls.Certificate | None = None, *,
+                 clock: Callable[[], datetime.datetime] = runtime.utc_now) -> None:
         self.spec = spec
+        self.clock = clock  # the controllers' time (CronJob schedules); tests inject it
         self.token = token
         self.host = host
         self.certificate = certificate
         self.port = 0
         self.store = memory.MemoryStore()
         self.server: server.Server | None = None
+        self.registry = builtin.registry()
+        self.storage = storage.Storage(self.store, self.registry,
+                                       settings=storage.Settings(garbage_collector=True))
+        self.controllers: runtime.Runtime | None = None
         self._seeded = False
 
     @property
@@ -190,10 +213,14 @@ class Member:
     async def start(self, bind_timeout: float = 5.0) -> None:
         if self.server is not None:
             return
-        api = server.Server(self.store, builtin.registry(), token=self.token)
+        api = server.Server(self.store, self.registry, token=self.token,
+                            settings=self.storage.settings)
         if not self._seeded:
-            await seed(api.storage, self.spec)
+            await seed(self.storage, self.spec)
             self._seeded = True
+        if self.controllers is None:
+            self.controllers = controllers.build(self.storage, self.spec.behaviour, self.clock)
+            await self.controllers.start()
         context = self.certificate.server_context() if self.certificate else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + bind_timeout
@@ -220,6 +247,9 @@ class Member:
 
     async def close(self) -> None:
         await self.stop()
+        if self.controllers is not None:
+            await self.controllers.stop()
+            self.controllers = None
         await self.store.close()
 
     async def ready(self, session: aiohttp.ClientSession) -> bool:
@@ -290,7 +320,12 @@ def kubeconfig(members: Sequence[Member], token: str | None = None) -> dict[str,
 
 def write_kubeconfig(members: Sequence[Member], path: str, token: str | None = None) -> None:
     """Write the kubeconfig atomically (readers never see half a file), mode 0600."""
-    text = yaml.safe_dump(kubeconfig(members, token), sort_keys=False)
+    write_document(kubeconfig(members, token), path)
+
+
+def write_document(document: dict[str, Any], path: str) -> None:
+    """Write a kubeconfig document atomically, mode 0600."""
+    text = yaml.safe_dump(document, sort_keys=False)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=".kubeconfig-", dir=directory)

@@ -15,7 +15,9 @@ Semantics (as etcd v3):
 - :meth:`Store.watch` yields batches of :class:`Event` in revision order starting at
   ``start_revision``; a start below the compaction point raises :class:`Compacted`;
 - leases expire after their TTL unless kept alive; keys attached to an expired lease
-  are deleted (one revision for the whole expiry).
+  are deleted (one revision for the whole expiry); each :class:`KeyValue` (in reads
+  and watch events) names its lease, and :meth:`Store.time_to_live` tells a lease's
+  remaining time.
 """
 
 from __future__ import annotations
@@ -266,6 +268,12 @@ class Store(abc.ABC):
     async def keepalive(self, lease_id: int) -> int:
         """Renew the lease; returns its TTL.  Raises :class:`LeaseNotFound` if it
         has expired."""
+
+    @abc.abstractmethod
+    async def time_to_live(self, lease_id: int) -> int:
+        """The lease's remaining time in whole seconds, rounded down (etcd's
+        LeaseTimeToLive).  Raises :class:`LeaseNotFound` if it has expired or was
+        revoked."""
 
     @abc.abstractmethod
     async def revoke(self, lease_id: int) -> None:

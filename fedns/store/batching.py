@@ -239,6 +239,9 @@ class GroupCommit(base.Store):
     async def keepalive(self, lease_id: int) -> int:
         return await self.inner.keepalive(lease_id)
 
+    async def time_to_live(self, lease_id: int) -> int:
+        return await self.inner.time_to_live(lease_id)
+
     async def revoke(self, lease_id: int) -> None:
         await self.inner.revoke(lease_id)
 

@@ -257,6 +257,13 @@ class EtcdStore(base.Store):
             raise base.LeaseNotFound(f"lease {lease_id:x} not found (expired or revoked)")
         return int(resp.TTL)
 
+    async def time_to_live(self, lease_id: int) -> int:
+        resp = await self._call(self._lease_stub.LeaseTimeToLive,
+                                rpc.LeaseTimeToLiveRequest(ID=lease_id))
+        if resp.TTL < 0:  # etcd answers -1, not an error, for a lease it does not have
+            raise base.LeaseNotFound(f"lease {lease_id:x} not found (expired or revoked)")
+        return int(resp.TTL)
+
     async def revoke(self, lease_id: int) -> None:
         await self._call(self._lease_stub.LeaseRevoke, rpc.LeaseRevokeRequest(ID=lease_id))
 

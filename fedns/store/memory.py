@@ -296,6 +296,13 @@ class MemoryStore(base.Store):
         self._schedule_expiry(lease)
         return lease.ttl
 
+    async def time_to_live(self, lease_id: int) -> int:
+        lease = self._leases.get(lease_id)
+        remaining = lease.deadline - asyncio.get_running_loop().time() if lease else -1.0
+        if lease is None or remaining < 0:  # past its deadline: its timer is due
+            raise base.LeaseNotFound(f"lease {lease_id:x} not found (expired or revoked)")
+        return int(remaining)  # whole seconds, rounded down, as etcd
+
     async def revoke(self, lease_id: int) -> None:
         lease = self._leases.get(lease_id)
         if lease is None:

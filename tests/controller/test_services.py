@@ -12,11 +12,11 @@ from fedns.controller import services, state
 from fedns.controller import view as view_mod
 from fedns.ipamstore import manager as ipam_manager
 from fedns.members import member as member_mod
-from fedns.members import topology
 from fedns.records import apply as records_apply
 from fedns.records import desired
 from fedns.store import memory
 from ipam import pool
+from placement import topology
 
 
 class Synced:
@@ -39,8 +39,8 @@ class FakeMember:
         self.writes: list[tuple[str, str, list[str]]] = []
         self.events: list[str] = []
 
-    def topology(self) -> topology.Topology:
-        return topology.Topology("r1", self._zone)
+    def topology(self) -> topology.Location:
+        return topology.Location(self.name, "", "r1", self._zone)
 
     def synced(self) -> bool:
         return True

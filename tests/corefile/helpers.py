@@ -11,7 +11,7 @@ from unittest import mock
 
 from fedns import cli
 
-MODULES = ["fedns.corefile_command", "fedns.member_command"]
+MODULES = ["fedns.cli.corefile", "fedns.cli.member"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ import shlex
 import pytest
 
 from corefile import check, render
-from fedns import corefile_command
+from fedns.cli import corefile as corefile_command
 from tests.corefile.helpers import fedns
 
 README = pathlib.Path(__file__).resolve().parents[2] / "corefile" / "README.md"

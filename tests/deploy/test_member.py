@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from fedns import member_command
+from fedns.cli import member as member_command
 from fedns.members import member
 from tests.corefile.helpers import fedns
 from tests.deploy import manifests

@@ -25,12 +25,14 @@ from dnslib import DNSRecord
 from fedns import store as store_mod
 from fedns.dnsserver import answer, daemon, settings
 from fedns.records import apply, desired
+from placement import topology
 
 DOMAIN = "example.com"
 REF = desired.ServiceRef("myfed", "default", "hello")
 GLOBAL = "hello.default.myfed.svc.example.com."
-TOPOLOGY = [desired.Location("umich", "mw", "a"), desired.Location("msu", "mw", "b"),
-            desired.Location("ucsd", "west", "c")]
+TOPOLOGY = [topology.Location("umich", "umich", "mw", "a"),
+            topology.Location("msu", "msu", "mw", "b"),
+            topology.Location("ucsd", "ucsd", "west", "c")]
 HTTP = desired.NamedPort("http", "TCP", 80)
 # Three members in two regions; ucsd is unhealthy.
 STATES = [

@@ -229,14 +229,31 @@ def test_txt_split_in_255_byte_strings():
     assert [len(s) for rrset in response.answer for rr in rrset for s in rr.strings] == [255, 45]
 
 
-def test_cname_chain_depth_is_limited():
-    # CoreDNS adds no CNAME once 8 records precede it: a 12-long chain ends in NODATA.
-    chain = [(f"c{i}.example.com.", skydns.Service(host=f"c{i + 1}.example.com")) for i in range(12)]
-    z = make_zone([*chain, ("c12.example.com.", skydns.Service(host="192.0.2.1"))])
-    short = ask(z, FED_SETTINGS, dns.message.make_query("c5.example.com.", "A"))
-    assert len(short.answer) == 8  # 7 CNAMEs + the address
-    deep = ask(z, FED_SETTINGS, dns.message.make_query("c0.example.com.", "A"))
-    assert sections(deep)[:2] == ("NOERROR", set())
+def _chain(cnames: int, end: skydns.Service) -> zone.Zone:
+    """c0 CNAME c1 ... CNAME c<cnames>, which holds ``end``."""
+    links = [(f"c{i}.example.com.", skydns.Service(host=f"c{i + 1}.example.com"))
+             for i in range(cnames)]
+    return make_zone([*links, (f"c{cnames}.example.com.", end)])
+
+
+# CoreDNS 1.12.1 and later (plugin/backend_lookup.go maxCnameChainLength = 10): a CNAME
+# is added while at most 10 precede it, so chains of up to 11 CNAMEs are answered and
+# a longer one ends in NODATA.
+@pytest.mark.parametrize("qtype", ["A", "AAAA", "TXT"])
+@pytest.mark.parametrize(("cnames", "answered"), [
+    (1, True), (8, True), (9, True), (10, True), (11, True), (12, False), (15, False),
+], ids=lambda v: str(v))
+def test_cname_chain_depth_is_limited(qtype, cnames, answered):
+    end = {"A": skydns.Service(host="192.0.2.1"), "AAAA": skydns.Service(host="2001:db8::1"),
+           "TXT": skydns.Service(text="end")}[qtype]
+    response = ask(_chain(cnames, end), FED_SETTINGS, dns.message.make_query("c0.example.com.",
+                                                                            qtype))
+    rcode, answers, authority, _ = sections(response)
+    assert rcode == "NOERROR"
+    if answered:
+        assert len(answers) == cnames + 1 and not authority
+    else:
+        assert answers == set() and len(authority) == 1  # NODATA with the SOA
 
 
 @pytest.mark.parametrize(("name", "qtype", "rcode"), [

@@ -9,6 +9,7 @@ import pytest
 
 from fedns import errors
 from fedns.dnsserver import daemon, settings
+from placement import topology
 from tests.dnsserver import helpers
 
 
@@ -30,8 +31,9 @@ def test_parse_listen_rejects(text):
 
 def test_parse_site():
     site = daemon.parse_site("umich:MW:a=10.1.0.0/16,2001:db8::/32")
-    assert site == settings.Site("umich", "mw", "a", (ipaddress.ip_network("10.1.0.0/16"),
-                                                      ipaddress.ip_network("2001:db8::/32")))
+    assert site == settings.Site(topology.Location("umich", "umich", "mw", "a"),
+                                 (ipaddress.ip_network("10.1.0.0/16"),
+                                  ipaddress.ip_network("2001:db8::/32")))
 
 
 @pytest.mark.parametrize("text", ["umich=10.0.0.0/8", "a:b:c", "a:b:c=", "a:b:c=notanet",

@@ -15,7 +15,7 @@ import pathlib
 import re
 import shlex
 
-from fedns import dns_command
+from fedns.cli import dns as dns_command
 from fedns.dnsserver import daemon
 from tests.dnsserver import helpers
 

@@ -38,6 +38,7 @@ class KV:
     key: bytes
     value: bytes
     mod_revision: int
+    lease: int = 0
 
 
 @dataclasses.dataclass

@@ -172,6 +172,18 @@ def test_a_service_refused_for_an_exhausted_pool_gets_an_address_once_widened(fr
                        e["involvedObject"]["name"] == "second" for e in events)
 
         h.until(refused, 10, "second refused: pool exhausted")
+
+        def status_says_why() -> str:
+            # HOST:PORT with no scheme is http://HOST:PORT
+            out = subprocess.run(h.fedns_cmd("status", "--api", f"127.0.0.1:{replica.api_port}"),
+                                 capture_output=True, text=True, timeout=60, check=False)
+            assert out.returncode == 0, out.stderr
+            rows = [line for line in out.stdout.splitlines() if line.startswith("default")]
+            return next((r for r in rows if r.split()[1] == "second" and "pool_exhausted" in r),
+                        "")
+
+        row = h.until(status_says_why, 10, "fedns status naming the refusal")
+        assert "umich: pool_exhausted" in row, row
         widened = pool_cli(etcd.url, "apply", "-f", "-", stdin=yaml.safe_dump(
             [{**tiny[0], "addresses": ["192.0.2.1/32", "192.0.2.2/32"]}]))
         assert widened.returncode == 0, widened.stderr

@@ -29,6 +29,18 @@ BAD = [
     ("host-bits-v6", with_(addresses=["2001:db8::1/64"]),
      ('pool "umich-v4": addresses[0]: "2001:db8::1/64" has host bits set'
      " (did you mean 2001:db8::/64?)")),
+    ("everything-v4", with_(addresses=["0.0.0.0/0"]),
+     'pool "umich-v4": addresses[0]: "0.0.0.0/0" includes 0.0.0.0/8 (\'this network\'), '
+     "where no Service can be reached"),
+    ("loopback", with_(addresses=["10.0.0.0/24", "127.0.0.1-127.0.0.9"]),
+     'pool "umich-v4": addresses[1]: "127.0.0.1-127.0.0.9" includes 127.0.0.0/8 (loopback), where no Service can be reached'),
+    ("multicast", with_(addresses=["239.1.1.0/24"]),
+     'pool "umich-v4": addresses[0]: "239.1.1.0/24" includes 224.0.0.0/4 (multicast), where no Service can be reached'),
+    ("everything-v6", with_(addresses=["::/0"]),
+     'pool "umich-v4": addresses[0]: "::/0" includes :: (the unspecified address), '
+     "where no Service can be reached"),
+    ("link-local-v6", with_(addresses=["fe80::/64"]),
+     'pool "umich-v4": addresses[0]: "fe80::/64" includes fe80::/10 (link-local), where no Service can be reached'),
     ("bad-prefix", with_(addresses=["10.0.0.0/33"]),
      'pool "umich-v4": addresses[0]: "10.0.0.0/33" is not a valid CIDR'),
     ("bad-cidr-address", with_(addresses=["10.0.0.256/24"]),

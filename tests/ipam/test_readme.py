@@ -33,3 +33,12 @@ def test_every_pool_field_and_refusal_reason_is_documented():
         assert f"| `{key}` |" in README
     for reason in allocator.REASONS:
         assert f"| `{reason}` |" in README
+
+
+def test_the_metrics_named_are_the_ones_fedns_exports():
+    # the metrics table of fedns/ipamstore/README.md is checked against the code
+    exported = (pathlib.Path(__file__).resolve().parents[2] / "fedns" / "ipamstore" /
+                "README.md").read_text()
+    named = set(re.findall(r"`(fedns_\w+?)(?:\{\w*\})?`", README))
+    assert named, "the Metrics section names fedns's metrics"
+    assert {n for n in named if f"| `{n}` |" not in exported} == set()

@@ -11,7 +11,8 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from fedns import store
-from fedns.ipamstore import command, manager, metrics
+from fedns.cli import pool as command
+from fedns.ipamstore import manager, metrics
 from ipam import pool
 
 README = (pathlib.Path(__file__).resolve().parents[2] / "fedns" / "ipamstore"

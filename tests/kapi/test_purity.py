@@ -13,7 +13,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PURE = ["fedns.kapi.patch", "fedns.kapi.strategic", "fedns.kapi.selectors",
         "fedns.kapi.tables", "fedns.kapi.printers", "fedns.kapi.status",
         "fedns.kapi.objects", "fedns.kapi.registry", "fedns.kapi.discovery",
-        "fedns.kapi.protobuf", "fedns.kapi.apply"]
+        "fedns.kapi.protobuf", "fedns.kapi.apply", "fedns.kapi.scale", "fedns.kapi.schemas",
+        "fedns.kapi.fieldvalidation", "fedns.kapi.openapi", "fedns.kapi.clusterprinters",
+        "fedns.kapi.reviews", "fedns.kapi.subresources", "fedns.kapi.protogen", "fedns.kapi.cron"]
 FORBIDDEN = {"kubernetes", "aiohttp", "aetcd", "asyncio", "grpc"}
 
 

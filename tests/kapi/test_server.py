@@ -53,7 +53,9 @@ SVC = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
 @pytest.mark.parametrize(("path", "names"), [
     pytest.param("/api", [""], id="core"),
     pytest.param("/apis", ["apps", "batch", "autoscaling", "networking.k8s.io",
-                           "discovery.k8s.io", "fedns.io"], id="groups"),
+                           "discovery.k8s.io", "storage.k8s.io", "rbac.authorization.k8s.io",
+                           "policy", "apiextensions.k8s.io", "authorization.k8s.io",
+                           "authentication.k8s.io", "fedns.io"], id="groups"),
 ])
 async def test_aggregated_discovery(http, path, names):
     async with http.get(path, headers={"Accept": AGGREGATED}) as response:
@@ -97,10 +99,36 @@ async def test_openapi_v3_has_what_kubectl_apply_checks(http):
                                                      "kind": "Service"}
     assert "fieldValidation" in [p["name"] for p in op["parameters"]]
     assert "application/strategic-merge-patch+json" not in op["requestBody"]["content"]
-    schema = doc["components"]["schemas"]["io.k8s.api.core.v1.Service"]
+    schemas = doc["components"]["schemas"]
+    schema = schemas["io.k8s.api.core.v1.Service"]
     assert schema["x-kubernetes-group-version-kind"] == [op["x-kubernetes-group-version-kind"]]
-    async with http.get("/openapi/v2") as response:
-        assert response.status == 404
+    # the real schema: explain walks spec -> ServiceSpec -> ports -> ServicePort.port
+    spec_ref = schema["properties"]["spec"]["allOf"][0]["$ref"].rsplit("/", 1)[1]
+    ports = schemas[spec_ref]["properties"]["ports"]
+    port_ref = ports["items"]["allOf"][0]["$ref"] if "allOf" in ports["items"] \
+        else ports["items"]["$ref"]
+    assert schemas[port_ref.rsplit("/", 1)[1]]["properties"]["port"]["type"] == "integer"
+
+
+@pytest.mark.parametrize(("accept", "code"), [
+    pytest.param("application/json", 200, id="json"),
+    pytest.param("", 200, id="no-accept"),
+    pytest.param("application/com.github.proto-openapi.spec.v2@v1.0+protobuf", 406,
+                 id="protobuf-only"),
+])
+async def test_openapi_v2_is_json(http, accept, code):
+    async with http.get("/openapi/v2", headers={"Accept": accept} if accept else {}) as response:
+        assert response.status == code
+        body = await _json(response)
+    if code == 200:
+        assert body["swagger"] == "2.0"
+        deployment = body["definitions"]["io.k8s.api.apps.v1.Deployment"]
+        assert deployment["properties"]["spec"]["$ref"] == \
+            "#/definitions/io.k8s.api.apps.v1.DeploymentSpec"
+        patch = body["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+        assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
+    else:
+        assert body["reason"] == "NotAcceptable"
 
 
 async def test_token_required_except_health(server):
@@ -294,11 +322,17 @@ async def test_watch_ends_when_the_client_goes_away(server):
     store = server.storage.store
     loop = asyncio.get_running_loop()
 
+    # the server's own watch (it follows the CRDs) stays; count the others
+    deadline = loop.time() + 5
+    while not store._watchers and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    own = len(store._watchers)
+
     async def watchers(wanted: int) -> int:
         deadline = loop.time() + 5
-        while len(store._watchers) != wanted and loop.time() < deadline:
+        while len(store._watchers) - own != wanted and loop.time() < deadline:
             await asyncio.sleep(0.01)
-        return len(store._watchers)
+        return len(store._watchers) - own
 
     for _ in range(3):
         async with aiohttp.ClientSession() as session, \

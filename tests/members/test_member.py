@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fedns.members import member, topology
+from fedns.members import member
+from placement import topology
 from tests.members.conftest import SERVICES, SLICES, lb_service
 from tests.support import aio
 
@@ -131,14 +132,14 @@ async def test_topology_from_config_else_node_labels(sim):
     _sims, path = sim
     async with running(path, "ucsd") as m:
         await aio.until(m.synced, 10, "initial sync")
-        assert m.topology() == topology.Topology("us-west", "us-west-2")
+        assert m.topology() == topology.Location("ucsd", "ucsd", "us-west", "us-west-2")
     with pytest.raises(topology.TopologyUnknown, match="Nodes disagree: a, b"):
-        topology.resolve("x", "", "", [
+        topology.resolve("x", [
             {"metadata": {"labels": {"topology.kubernetes.io/region": "a"}}},
             {"metadata": {"labels": {"failure-domain.beta.kubernetes.io/region": "b"}}}])
     with pytest.raises(topology.TopologyUnknown, match="no Node has the label"):
-        topology.resolve("x", "r", "", [])
-    assert topology.resolve("x", "r", "z", []) == topology.Topology("r", "z")
+        topology.resolve("x", [], region="r")
+    assert topology.resolve("x", [], region="r", zone="z") == topology.Location("x", "x", "r", "z")
 
 
 def test_bad_kubeconfig_is_one_line(tmp_path):

@@ -8,9 +8,11 @@ import pytest
 
 from fedns import store as store_mod
 from fedns.records import apply, desired
+from placement import topology
 
 REF = desired.ServiceRef("myfed", "default", "hello")
-TOPOLOGY = [desired.Location("umich", "mw", "a"), desired.Location("ucsd", "west", "c")]
+TOPOLOGY = [topology.Location("umich", "umich", "mw", "a"),
+            topology.Location("ucsd", "ucsd", "west", "c")]
 INDEX = b"/fedns/owners/records/myfed/default/hello"
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from fedns.records import desired, skydns
+from placement import topology
 
 REF = desired.ServiceRef("myfed", "default", "hello")
-TOPOLOGY = [desired.Location("umich", "mw", "a"), desired.Location("msu", "mw", "b"),
-            desired.Location("ucsd", "west", "c")]
+TOPOLOGY = [topology.Location("umich", "umich", "mw", "a"),
+            topology.Location("msu", "msu", "mw", "b"),
+            topology.Location("ucsd", "ucsd", "west", "c")]
 HTTP = desired.NamedPort("http", "TCP", 80)
 P = "/skydns/com/example"
 

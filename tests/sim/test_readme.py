@@ -8,7 +8,8 @@ import shlex
 import textwrap
 
 from fedns import cli
-from fedns.sim import cluster, command
+from fedns.cli import sim as command
+from fedns.sim import cluster
 
 README = (pathlib.Path(__file__).resolve().parents[2] / "fedns" / "sim" / "README.md").read_text()
 

@@ -29,6 +29,8 @@ def test_ls_lists_keys_written_with_etcdctl(etcd):
     assert (get.returncode, get.stdout) == (0, '{"host":"192.0.2.1","ttl":30}\n')
     long = fedns("store", "ls", "/", "-l", "--store", etcd.url)
     assert "/other/x\trev=" in long.stdout and "\ty\n" in long.stdout
+    missing = fedns("store", "get", "/nope", "--store", etcd.url)
+    assert missing.returncode == 1 and missing.stderr.startswith("fedns: key '/nope' not found")
 
 
 @pytest.mark.parametrize(
@@ -37,12 +39,20 @@ def test_ls_lists_keys_written_with_etcdctl(etcd):
         (["store", "ls", "/", "--store", "etcd://"], 2, "no endpoint after etcd://"),
         (["store", "ls", "/", "--store", "etcd://host-without-port"], 2, "is not host:port"),
         (["store", "ls", "/", "--store", "redis://x:1"], 2, "expected memory:// or etcd://"),
-        (["store", "get", "/nope"], 1, "key '/nope' not found"),
         (["store", "frobnicate"], 2, "invalid choice"),
+        # a store no other process can see: refused, never an empty answer
+        (["store", "ls", "/"], 2, "no store named: give the appliance's store with --store"),
+        (["pool", "list"], 2, "no store named"),
+        (["pool", "apply", "-f", "-", "--store", "memory://"], 2,
+         "a memory:// store belongs to the one process that opens it"),
+        (["ip", "list", "--store", "memory://"], 2, "memory://"),
+        (["dns", "--zone", "example.org", "--listen", "127.0.0.1:0"], 2, "no store named"),
     ],
-    ids=["no-endpoint", "no-port", "bad-scheme", "missing-key", "bad-command"],
+    ids=["no-endpoint", "no-port", "bad-scheme", "bad-command", "ls-no-store",
+         "pool-no-store", "pool-apply-memory", "ip-memory", "dns-no-store"],
 )
-def test_bad_input_is_one_line(args, code, message):
+def test_bad_input_is_one_line(args, code, message, monkeypatch):
+    monkeypatch.delenv("FEDNS_STORE", raising=False)
     result = fedns(*args)
     assert result.returncode == code
     assert message in result.stderr

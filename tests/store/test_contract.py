@@ -230,3 +230,35 @@ async def test_leased_key_stays_while_kept_alive(st):
         await asyncio.sleep(0.2)
     await s.revoke(lease.id)
     assert await s.get(p + b"kept") is None
+
+
+async def test_time_to_live_counts_down_and_is_renewed(st):
+    s, _ = st
+    lease = await s.grant(20)
+    assert await s.time_to_live(lease.id) in (19, 20)  # whole seconds, rounded down
+    await asyncio.sleep(1.1)
+    assert await s.time_to_live(lease.id) in (17, 18)
+    await s.keepalive(lease.id)
+    assert await s.time_to_live(lease.id) in (19, 20)
+    await s.revoke(lease.id)
+    with pytest.raises(base.LeaseNotFound):
+        await s.time_to_live(lease.id)
+    with pytest.raises(base.LeaseNotFound):
+        await s.time_to_live(0x7FFF_0000_1234)  # never granted
+
+
+async def test_reads_and_watch_events_name_the_lease(st):
+    s, p = st
+    lease = await s.grant(30)
+    watch = s.watch(p, await s.revision() + 1, prev=False)
+    try:
+        await s.put(p + b"leased", b"1", lease=lease.id)
+        await s.txn([], [base.Put(p + b"txn", b"2", lease=lease.id), base.Put(p + b"plain", b"3")])
+        events = (await _next(watch)) + (await _next(watch))
+        assert [(e.kv.key, e.kv.lease) for e in events] == [
+            (p + b"leased", lease.id), (p + b"txn", lease.id), (p + b"plain", 0)]
+        assert [(kv.key, kv.lease) for kv in (await s.range(p)).kvs] == [
+            (p + b"leased", lease.id), (p + b"plain", 0), (p + b"txn", lease.id)]
+    finally:
+        await watch.aclose()
+        await s.revoke(lease.id)

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from fedns import errors
-from fedns.ipamstore.command import print_table
+from fedns.cli.pool import print_table
 
 DEFAULT_API = "http://127.0.0.1:8080"
 
@@ -54,6 +54,7 @@ def _tls(ca: str) -> ssl.SSLContext | bool:
 
 
 async def _status(args: argparse.Namespace) -> int:
+    args.api = api_url(args.api)
     connector = aiohttp.TCPConnector(ssl=_tls(args.ca))
     async with aiohttp.ClientSession(connector=connector) as session:
         members = await _items(session, args.api, "members")
@@ -71,9 +72,25 @@ async def _status(args: argparse.Namespace) -> int:
          p["status"].get("used", ""), p["status"].get("free", ""), p["status"].get("state", "")]
         for p in pools])
     print("\nSERVICES")
-    print_table(["NAMESPACE", "NAME", "MEMBERS", "HEALTHY", "ADDRESSES", "DNS NAME"], [
+    print_table(["NAMESPACE", "NAME", "MEMBERS", "HEALTHY", "ADDRESSES", "DNS NAME", "REFUSED"], [
         [s["metadata"]["namespace"], s["metadata"]["name"], s["status"].get("members", 0),
          s["status"].get("healthy", 0), s["status"].get("addresses", "") or "-",
-         s["status"].get("dnsName", "")]
+         s["status"].get("dnsName", ""), _refusals(s["status"].get("byMember") or {})]
         for s in services])
     return 0
+
+
+def _refusals(by_member: dict[str, Any]) -> str:
+    """``member: why`` for each copy refused an address, or ``-``."""
+    found = [f"{member}: {entry['refused']}" for member, entry in sorted(by_member.items())
+             if isinstance(entry, dict) and entry.get("refused")]
+    return "; ".join(found) or "-"
+
+
+def api_url(text: str) -> str:
+    """``--api`` as given; ``HOST:PORT`` alone means ``http://HOST:PORT``."""
+    url = text if "://" in text else f"http://{text}"
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest.strip("/"):
+        raise errors.UsageError(f"--api {text!r}: expected http(s)://HOST:PORT or HOST:PORT")
+    return url

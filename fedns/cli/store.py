@@ -9,18 +9,44 @@ from __future__ import annotations
 import argparse
 import os
 
-from fedns import store
+from fedns import errors, store
 from fedns.store import base
 
 
+class NoSharedStore(errors.UsageError):
+    """The command needs a Store that a running appliance uses too."""
+
+
 def add_store_option(parser: argparse.ArgumentParser) -> None:
-    """``--store URL`` as every command that reads a Store takes it."""
+    """``--store URL`` as every command that reads or changes a Store takes it."""
     parser.add_argument(
         "--store",
-        default=os.environ.get("FEDNS_STORE", store.DEFAULT_URL),
+        default=os.environ.get("FEDNS_STORE", ""),
         metavar="URL",
-        help="memory:// or etcd://host:port[,host:port...] (default: $FEDNS_STORE or %(default)s)",
+        help="the appliance's store: etcd://host:port[,host:port...] (default: $FEDNS_STORE)",
     )
+
+
+def shared_url(url: str) -> str:
+    """``url``, if it names a Store another process can see: a memory:// store would be
+    new, empty and gone when the command exits, so acting on it is refused."""
+    if not url:
+        raise NoSharedStore(
+            "no store named: give the appliance's store with --store etcd://HOST:PORT "
+            "(or set $FEDNS_STORE); a demo keeps its state in its own memory, reached "
+            "through its API: fedns status --api http://127.0.0.1:8080")
+    if url.split("://", 1)[0] == "memory":
+        raise NoSharedStore(
+            f"--store {url}: a memory:// store belongs to the one process that opens it, so "
+            "this command would see an empty store and its changes would be lost; give "
+            "the appliance's etcd (--store etcd://HOST:PORT or $FEDNS_STORE), or reach a "
+            "demo through its API: fedns status --api http://127.0.0.1:8080")
+    return url
+
+
+async def open_shared(url: str) -> base.Store:
+    """Open the Store an appliance shares with this command (see ``shared_url``)."""
+    return await store.open_store(shared_url(url))
 
 
 def readable(data: bytes) -> str:
@@ -52,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _open(args: argparse.Namespace) -> base.Store:
-    return await store.open_store(args.store)
+    return await open_shared(args.store)
 
 
 async def _ls(args: argparse.Namespace) -> int:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 
 from fedns import app, config, gctune
 
@@ -29,29 +31,38 @@ def setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-async def wait_for_signal() -> None:
+@contextlib.contextmanager
+def stop_signals() -> Iterator[asyncio.Event]:
+    """An event SIGINT and SIGTERM set, from now on: enter it before saying "ready",
+    so a signal sent as soon as the line appears stops the process cleanly."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+async def wait_for_signal() -> None:
+    with stop_signals() as stop:
+        await stop.wait()
 
 
 async def _run(args: argparse.Namespace) -> int:
     settings = config.load(args.config)  # every problem, before anything starts
     setup_logging(args.verbose)
     appliance = app.Appliance(settings, identity=args.identity)
-    await appliance.start()
-    gctune.tune()
-    try:
-        dns_host, dns_port = appliance.dns_address
-        print(f"fedns {appliance.identity}: DNS on {dns_host}:{dns_port} (udp+tcp), "
-              f"API on {appliance.api_url}, store {settings.store}", flush=True)
-        await wait_for_signal()
-    finally:
-        await appliance.stop()
+    with stop_signals() as stop:
+        await appliance.start()
+        gctune.tune()
+        try:
+            dns_host, dns_port = appliance.dns_address
+            print(f"fedns {appliance.identity}: DNS on {dns_host}:{dns_port} (udp+tcp), "
+                  f"API on {appliance.api_url}, store {settings.store}", flush=True)
+            await stop.wait()
+        finally:
+            await appliance.stop()
     return 0

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from fedns.cli.run import wait_for_signal
+from fedns.cli.store import add_store_option, shared_url
 from fedns.dnsserver import daemon
-from fedns.run_command import wait_for_signal
-from fedns.store.command import add_store_option
 
 
 def _site(text: str) -> object:
@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _dns(args: argparse.Namespace) -> int:
+    shared_url(args.store)  # a memory:// zone would be empty: nothing would ever answer
+
     def started(address: tuple[str, int]) -> None:
         print(f"fedns dns: serving {', '.join(args.zone)} on {address[0]}:{address[1]} "
               f"(udp+tcp) from {args.store}", flush=True)

@@ -1,6 +1,7 @@
 """The ``fedns`` command line: parse options into settings, call the application.
 
-Each command lives in its own module that exposes ``register(subparsers)``; the
+Every command lives in this package, one module per command (``fedns.cli.pool`` is
+``fedns pool`` and ``fedns ip``), each exposing ``register(subparsers)``; the
 parser calls the function the command set with ``set_defaults(func=...)``.  A
 command function returns the exit code: 0 success, 1 refused, 2 usage or input
 error.  A :class:`fedns.errors.FednsError` becomes one line on stderr, never a
@@ -20,15 +21,16 @@ from fedns import errors
 
 # Modules that add commands; only commands that work are listed here.
 COMMAND_MODULES = [
-    "fedns.store.command",
-    "fedns.sim.command",
-    "fedns.run_command",
-    "fedns.dns_command",
-    "fedns.demo",
-    "fedns.status_command",
-    "fedns.ipamstore.command",
-    "fedns.corefile_command",
-    "fedns.member_command",
+    "fedns.cli.store",
+    "fedns.cli.sim",
+    "fedns.cli.run",
+    "fedns.cli.dns",
+    "fedns.cli.demo",
+    "fedns.cli.status",
+    "fedns.cli.pool",
+    "fedns.cli.corefile",
+    "fedns.cli.member",
+    "fedns.cli.completion",
 ]
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -60,6 +62,10 @@ def exit_code(err: errors.FednsError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["--version"]:  # without importing every command (about a second)
+        print(f"fedns {fedns.__version__}")
+        return EXIT_OK
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
@@ -77,6 +83,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,10 @@
 """``fedns sim``: run simulated member clusters on loopback until stopped.
 
 Parses the options into :class:`Settings` and calls :func:`run`, which starts the
-members (:mod:`fedns.sim.cluster`), waits until each answers ``/readyz``, writes the
-kubeconfig, prints one line per member, and runs until SIGINT or SIGTERM.
+members (:mod:`fedns.sim.cluster`) with their controllers, waits until each answers
+``/readyz``, writes the kubeconfig, starts the control server
+(:mod:`fedns.sim.control`), prints one line per member and one for the control
+server, and runs until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import ipaddress
 import signal
 from collections.abc import Coroutine
 from typing import Any
 
 from fedns import errors, gctune
-from fedns.sim import cluster
+from fedns.sim import cluster, control, runtime
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Settings:
     kubeconfig: str
     token: str | None = None
     host: str = "127.0.0.1"
+    control_port: int = 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +46,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="require this bearer token (it goes into the kubeconfig)")
     parser.add_argument("--nodes", type=int, default=cluster.NODES_PER_MEMBER, metavar="N",
                         help="Nodes per member (default %(default)s)")
+    parser.add_argument("--ready-delay", type=float, default=runtime.Settings.ready_delay,
+                        metavar="SECONDS",
+                        help="from a Pod's binding to Running and Ready (default %(default)s)")
+    parser.add_argument("--run-seconds", type=float, default=runtime.Settings.run_seconds,
+                        metavar="SECONDS",
+                        help="how long a Pod with restartPolicy Never/OnFailure runs before "
+                             "it Succeeds (default %(default)s)")
+    parser.add_argument("--pod-cidr", default=runtime.Settings.pod_cidr, metavar="CIDR",
+                        help="each member's Pod range, a /24 per Node (default %(default)s)")
+    parser.add_argument("--control-port", type=int, default=0, metavar="PORT",
+                        help="port of the control server on 127.0.0.1 (default: a free one)")
     parser.set_defaults(func=_command)
 
 
@@ -50,8 +65,21 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise cluster.BadMemberSpec(f"--nodes must be 0 or more, got {args.nodes}")
     if args.token is not None and (not args.token or any(c.isspace() for c in args.token)):
         raise errors.UsageError("--token must be non-empty and without spaces")
-    return Settings(cluster.parse_members(args.members, args.nodes), args.kubeconfig,
-                    args.token)
+    for flag, value in (("--ready-delay", args.ready_delay),
+                        ("--run-seconds", args.run_seconds)):
+        if not value >= 0:
+            raise errors.UsageError(f"{flag} must be 0 or more seconds, got {value}")
+    try:
+        network = ipaddress.ip_network(args.pod_cidr, strict=False)
+    except ValueError:
+        raise errors.UsageError(f"--pod-cidr {args.pod_cidr!r} is not a CIDR, "
+                                "e.g. 10.244.0.0/16") from None
+    if not 0 <= args.control_port <= 65535:
+        raise errors.UsageError(f"--control-port must be 0-65535, got {args.control_port}")
+    behaviour = runtime.Settings(args.ready_delay, args.run_seconds, str(network))
+    specs = [dataclasses.replace(spec, behaviour=behaviour)
+             for spec in cluster.parse_members(args.members, args.nodes)]
+    return Settings(specs, args.kubeconfig, args.token, control_port=args.control_port)
 
 
 def _command(args: argparse.Namespace) -> Coroutine[Any, Any, int]:
@@ -66,15 +94,20 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     members = await cluster.start_members(settings.members, settings.token, settings.host)
+    controls = control.ControlServer(members, settings.token)
     try:
         await cluster.wait_ready(members)
+        await controls.start("127.0.0.1", settings.control_port)
+        # no await from here to the prints: once the kubeconfig exists, they are out
         cluster.write_kubeconfig(members, settings.kubeconfig, settings.token)
         for member in members:
             print(f"member {member.name}: {member.url} (region {member.spec.region}, "
                   f"zone {member.spec.zone}, context {member.name})", flush=True)
+        print(f"control: {controls.url}", flush=True)
         print(f"kubeconfig: {settings.kubeconfig}", flush=True)
         await stop.wait()
     finally:
+        await controls.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await cluster.stop_members(members)

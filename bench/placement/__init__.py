@@ -1,0 +1,1 @@
+"""Placement decision benchmark against a plain even split (``python -m bench.placement``)."""
