@@ -31,16 +31,6 @@ APP = yaml.safe_dump_all([
 ])
 
 
-def endpoint_slice(name: str) -> str:
-    # no EndpointSlice controller in the sim yet: the endpoints a member would report
-    return yaml.safe_dump(
-        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-         "metadata": {"name": f"{name}-abc", "namespace": "default",
-                      "labels": {"kubernetes.io/service-name": name}},
-         "addressType": "IPv4", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
-         "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": True}}]})
-
-
 class Federation:
     """Two sims (uva alone, so it can be stopped), one replica, and kubectl for the
     endpoint through a kubeconfig context of its own."""
@@ -124,19 +114,6 @@ def name(service: str, *tier: str) -> str:
     return ".".join([service, "default", h.FEDERATION, "svc", *tier, h.DOMAIN])
 
 
-def report_status(fed: Federation, member: str, replicas: int) -> None:
-    """What a member's Deployment controller would write (the sim has none yet)."""
-    copy = fed.copy(member, "deployment", "web")
-    assert copy is not None
-    status = {"observedGeneration": copy["metadata"]["generation"], "replicas": replicas,
-              "updatedReplicas": replicas, "readyReplicas": replicas,
-              "availableReplicas": replicas,
-              "conditions": [{"type": "Available", "status": "True",
-                              "reason": "MinimumReplicasAvailable", "message": "ok"}]}
-    fed.sim(member).kubectl(member, "patch", "deployment", "web", "--subresource=status",
-                            "--type=merge", "-p", json.dumps({"status": status}))
-
-
 def test_the_endpoint_serves_templates_and_clusters(fed):
     for listing in ("clusters", "members"):
         # written by the leader's status controller, once there is a leader
@@ -191,9 +168,8 @@ def test_apply_once_runs_everywhere_and_reports_back(fed):
     h.until(lambda: fed.outcomes("deployment", "web") == dict.fromkeys(MEMBERS, "Applied"),
             15, "every member Applied")
 
-    # the Service enters the centerpiece in every member: pool addresses, DNS tiers
-    for m in MEMBERS:
-        fed.sim(m).kubectl(m, "apply", "-f", "-", stdin=endpoint_slice("web"))
+    # the Service enters the centerpiece in every member (the members' EndpointSlices
+    # are their own controllers'): pool addresses, DNS at every tier
     ips = {m: h.until(lambda m=m: h.ingress_ip(fed.sim(m), m, "web"), 20, f"{m} address")
            for m in MEMBERS}
     every = sorted(f"A {ip}" for ip in ips.values())
@@ -207,10 +183,7 @@ def test_apply_once_runs_everywhere_and_reports_back(fed):
                            .get("loadBalancer", {}).get("ingress", [])) == sorted(ips.values()),
             15, "the endpoint's Service lists every member's address")
 
-    # the members report; the endpoint shows their sum
-    for m in MEMBERS:
-        report_status(fed, m, 2)
-
+    # the members' controllers report; the endpoint shows their sum
     def summed() -> bool:
         status = fed.template("deployment", "web").get("status") or {}
         return status.get("readyReplicas") == 6 and status.get("observedGeneration") == 1
@@ -244,8 +217,6 @@ def test_apply_once_runs_everywhere_and_reports_back(fed):
         copy = fed.copy("umich", "deployment", "web")
         return str(copy["spec"]["template"]["spec"]["containers"][0]["image"])
     h.until(lambda: image() == "nginx:1.27", 15, "umich's edit undone")
-    for m in MEMBERS:
-        report_status(fed, m, 3)
     h.until(lambda: fed.template("deployment", "web")["status"].get("observedGeneration") == 2,
             15, "observedGeneration advanced once every member caught up")
 
