@@ -16,6 +16,7 @@ import yaml
 
 from fedns.sim import tls
 from tests.integration import harness as h
+from tests.support import tools
 
 SPECS = "umich:us-east:us-east-1,ucsd:us-west:us-west-1"
 MEMBERS = ("umich", "ucsd", "uva")
@@ -244,3 +245,43 @@ def test_an_unmanaged_object_is_a_conflict_and_helm_releases_stay(fed):
     h.until(lambda: fed.copy("umich", "configmap", "settings") is None, 20, "copy deleted")
     assert fed.copy("ucsd", "configmap", "settings")["data"] == {"a": "mine"}, \
         "what fedns did not create is not deleted"
+
+
+@pytest.mark.parametrize("major", [pytest.param(3, id="helm3"), pytest.param(4, id="helm4")])
+def test_helm_installs_a_chart_into_the_whole_federation(fed, tmp_path, major):
+    """The stock ``helm create`` chart at the endpoint: every member runs its share, the
+    release stays at the endpoint, and uninstalling removes every copy.  Helm 4's
+    ``--wait`` reads the summed status (Helm 3's also wants a ReplicaSet the endpoint
+    does not have, so it installs without waiting)."""
+    subprocess.run([tools.helm_binary(4), "create", "demo"], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=60)
+    env = {"KUBECONFIG": fed.endpoint_config, "PATH": "/usr/bin:/bin",
+           "HELM_CACHE_HOME": str(tmp_path / "cache"), "HELM_CONFIG_HOME": str(tmp_path / "config"),
+           "HELM_DATA_HOME": str(tmp_path / "data")}
+
+    def helm(*args: str) -> str:
+        result = subprocess.run([tools.helm_binary(major), *args], env=env, capture_output=True,
+                                text=True, timeout=120, check=False)
+        assert result.returncode == 0, f"helm {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    wait = ["--wait", "--timeout", "60s"] if major == 4 else []
+    helm("install", "web", str(tmp_path / "demo"), "-n", "team", "--create-namespace",
+         "--set", "replicaCount=3", *wait)
+
+    def shares() -> dict[str, int | None]:
+        found = {}
+        for m in MEMBERS:
+            out = fed.sim(m).kubectl(m, "-n", "team", "get", "deploy", "web-demo", "-o", "json",
+                                     "--ignore-not-found")
+            found[m] = json.loads(out)["spec"]["replicas"] if out.strip() else None
+        return found
+    h.until(lambda: shares() == dict.fromkeys(MEMBERS, 1), 30, "one replica in each member")
+    h.until(lambda: fed.kubectl("-n", "team", "get", "deploy", "web-demo", "--no-headers")
+            .split()[1] == "3/3", 30, "3/3 at the endpoint")
+    for m in MEMBERS:
+        names = fed.sim(m).kubectl(m, "-n", "team", "get", "secrets,serviceaccounts", "-o", "name")
+        assert "serviceaccount/web-demo" in names and "sh.helm.release" not in names
+    assert "deployed" in helm("list", "-n", "team")
+    helm("uninstall", "web", "-n", "team", *(["--wait"] if major == 4 else []))
+    h.until(lambda: shares() == dict.fromkeys(MEMBERS), 30, "copies removed from every member")
