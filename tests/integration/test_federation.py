@@ -255,7 +255,7 @@ def test_helm_installs_a_chart_into_the_whole_federation(fed, tmp_path, major):
     does not have, so it installs without waiting)."""
     subprocess.run([tools.helm_binary(4), "create", "demo"], cwd=tmp_path, check=True,
                    capture_output=True, timeout=60)
-    env = {"KUBECONFIG": fed.endpoint_config, "PATH": "/usr/bin:/bin",
+    env = {"KUBECONFIG": fed.endpoint_config, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
            "HELM_CACHE_HOME": str(tmp_path / "cache"), "HELM_CONFIG_HOME": str(tmp_path / "config"),
            "HELM_DATA_HOME": str(tmp_path / "data")}
 
