@@ -18,11 +18,12 @@ from typing import Any, Self
 
 from prometheus_client import CollectorRegistry
 
-from fedns import config, errors, kinds, store
+from fedns import config, errors, kinds, store, templates
 from fedns.api import metrics as metrics_mod
+from fedns.api import pods as api_pods
 from fedns.api import pools as api_pools
 from fedns.api import server as api_server
-from fedns.controller import leader, runtime, services
+from fedns.controller import leader, propagation, runtime, services
 from fedns.controller import metrics as controller_metrics
 from fedns.controller import status as status_controller
 from fedns.controller import view as view_mod
@@ -32,6 +33,7 @@ from fedns.dnsserver import settings as dns_settings
 from fedns.dnsserver import workers as dns_workers
 from fedns.ipamstore import manager as ipam_manager
 from fedns.kapi import registry as kapi_registry
+from fedns.members import kinds as member_kinds
 from fedns.members import member as member_mod
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,14 @@ class Appliance:
                                                 member=topo.member))
         return dns_settings.Settings(zones=(self.settings.domain,), sites=tuple(sites))
 
+    def _pods(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every member's Pods, as its informer holds them."""
+        for name, m in self.members.items():
+            inf = m.informers.get(member_kinds.POD.kind)
+            if inf is not None:
+                for pod in list(inf.cache.values()):
+                    yield name, pod
+
     def _checks(self) -> dict[str, str]:
         out = {}
         for name, m in self.members.items():
@@ -168,6 +178,7 @@ class Appliance:
             except member_mod.MemberConfigError as err:
                 raise member_mod.MemberConfigError(f"members[{i}].kubeconfig: {err}") from err
         for m in self.members.values():
+            await m.follow(member_kinds.POD)  # the endpoint lists them (fedns.api.pods)
             await m.start()
             self._stack.push_async_callback(m.stop)
         self.registry.register(metrics_mod.DictCollector(
@@ -192,10 +203,14 @@ class Appliance:
         self.registry.register(metrics_mod.DictCollector(
             dns_metrics, "The embedded DNS server (see fedns/dnsserver/README.md)."))
 
-        reg = kapi_registry.Registry([api_pools.kind(self.ipam), kinds.MEMBERS,
-                                      kinds.FEDERATED_SERVICES])
+        # the federation endpoint: the built-in template kinds beside the fedns.io ones
+        endpoint = templates.kinds()
+        reg = kapi_registry.Registry([*endpoint, api_pods.KIND, api_pools.kind(self.ipam),
+                                      kinds.MEMBERS, kinds.FEDERATED_SERVICES])
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
-                                        token=s.api.token)
+                                        token=s.api.token, pods=self._pods)
+        for name in await templates.seed(self.api.storage):
+            log.debug("endpoint: namespace %s created", name)
         host, port = config.split_listen(s.api.listen)
         with _naming("api.listen"):
             port = await self.api.start(host, port, ssl_context=s.api.ssl_context())
@@ -203,6 +218,8 @@ class Appliance:
         self._stack.push_async_callback(self.api.stop)
         rt.add(status_controller.StatusController(self.api.storage, view, s.federation,
                                                   s.domain, after=svc, refusal=svc.refusal))
+        rt.add(propagation.PropagationController(self.api.storage, self.members,
+                                                 templates.propagated(endpoint)))
         self._tasks.append(asyncio.create_task(rt.follow_store(), name="store-follower"))
         self.elector = leader.Elector(self.store, self.identity, rt.lead, ttl=self.lease_ttl)
         self._tasks.append(asyncio.create_task(self.elector.run(), name="elector"))

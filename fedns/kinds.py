@@ -3,9 +3,11 @@
 - ``ippools`` (``ipp``): one per IPAM pool, stored as IPAM's pool record itself
   (``/fedns/ipam/pools/<name>``); the API adds validation, the write through IPAM and
   the status computed at read (``fedns.api.pools``).
-- ``members`` (``mem``): one per member, written by the status controller.
+- ``members`` (``mem``; also ``clusters``, as Federation v1 listed members): one per
+  member, written by the status controller.
 - ``federatedservices`` (``fsvc``, namespaced): one per published service, written
-  by the status controller.
+  by the status controller; its namespace need not exist at the endpoint (the
+  Service may live only in members).
 
 Shared by the API, which serves them, and the controllers, which write them.
 """
@@ -26,7 +28,8 @@ IPPOOLS = registry.Kind(
                            ("Free", ".status.free"), ("State", ".status.state")),
     description="A pool of external addresses of one site.")
 MEMBERS = registry.Kind(
-    GROUP, VERSION, "members", "Member", namespaced=False, short_names=("mem",),
+    GROUP, VERSION, "members", "Member", namespaced=False,
+    short_names=("mem", "cluster", "clusters"),
     categories=("fedns",), status=True,
     printer=tables.columns(("Site", ".spec.site"), ("Region", ".spec.region"),
                            ("Zone", ".spec.zone"), ("Ready", ".status.ready"),
@@ -34,7 +37,7 @@ MEMBERS = registry.Kind(
     description="A member cluster of the federation.")
 FEDERATED_SERVICES = registry.Kind(
     GROUP, VERSION, "federatedservices", "FederatedService", namespaced=True,
-    short_names=("fsvc",), categories=("fedns",), status=True,
+    short_names=("fsvc",), categories=("fedns",), status=True, needs_namespace=False,
     printer=tables.columns(("Members", ".status.members"), ("Healthy", ".status.healthy"),
                            ("Addresses", ".status.addresses"), ("DNS-Name", ".status.dnsName")),
     description="A Service published under federation DNS names.")

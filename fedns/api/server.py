@@ -1,7 +1,8 @@
-"""The appliance's HTTP surface: /healthz, /readyz, /metrics, and the fedns.io API.
+"""The appliance's HTTP surface: /healthz, /readyz, /metrics, the fedns.io API and the
+federation endpoint's templates (the built-in kinds of :mod:`fedns.templates`).
 
 Built on :mod:`fedns.kapi`, so ``kubectl --server URL get ippools,members`` works
-against it.  Reads are open; writes need the bearer token from the config (401 as
+against it; ``pods`` are the members' own, read-only (:mod:`fedns.api.pods`).  Reads are open; writes need the bearer token from the config (401 as
 kube-apiserver answers it otherwise).  /readyz is ready once every member's caches
 have synced and the DNS zone has been loaded.
 """
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from fedns.api import pods as pods_mod
 from fedns.kapi import registry as kapi_registry
 from fedns.kapi import server as kapi_server
 from fedns.kapi import status
@@ -27,8 +29,11 @@ class APIServer(kapi_server.Server):
 
     def __init__(self, store: base.Store, reg: kapi_registry.Registry,
                  metrics: CollectorRegistry, checks: Callable[[], dict[str, str]],
-                 token: str = "") -> None:
+                 token: str = "", pods: pods_mod.Source | None = None) -> None:
+        """``pods``: where the members' Pods come from; given, the registry should hold
+        :data:`fedns.api.pods.KIND` and get/list of Pods read them from there."""
         super().__init__(store, reg, token=None)
+        self.pods = pods
         self.write_token = token
         self.metrics_registry = metrics
         self._checks = checks  # name -> "" when fine, else what is wrong
@@ -44,7 +49,25 @@ class APIServer(kapi_server.Server):
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
         if request.method not in READ_METHODS and not self._authorized(request):
             raise status.unauthorized()
+        parts = [p for p in request.path.split("/") if p]
+        if self.pods is not None and parts[:2] == ["api", "v1"] and len(parts) > 2:
+            target = self._target("", "v1", parts[2:])
+            if target.kind is pods_mod.KIND:
+                return self._member_pods(request, target)
         return await super()._dispatch(request)
+
+    def _member_pods(self, request: web.Request, target: kapi_server.Target) -> web.Response:
+        assert self.pods is not None
+        query = request.query
+        if request.method not in ("GET", "HEAD") or target.watch or target.subresource or \
+                query.get("watch") in ("1", "true"):
+            raise pods_mod.refuse()
+        found = pods_mod.select(self.pods, target.namespace, target.name,
+                                query.get("labelSelector", ""), query.get("fieldSelector", ""))
+        if target.name and not found:
+            raise status.not_found("pods", "", target.name)
+        return self._objects_response(request, pods_mod.KIND, found[:1] if target.name else found,
+                                      single=bool(target.name), revision="0")
 
     def _authorized(self, request: web.Request) -> bool:
         if not self.write_token:

@@ -10,7 +10,8 @@ controller) and the event plumbing.
 Every replica follows every source, so its queues are warm when it becomes leader;
 only the leader's workers take keys.  Events never carry decisions: ``map`` only says
 which keys to look at again (level-triggered).  Not for: what a controller does —
-see :mod:`fedns.controller.services` and :mod:`fedns.controller.status`.
+see :mod:`fedns.controller.services`, :mod:`fedns.controller.status` and
+:mod:`fedns.controller.propagation`.
 """
 
 from __future__ import annotations

@@ -73,6 +73,9 @@ class Kind:
     status_on_create: bool = False  # create keeps .status (Nodes); otherwise it is cleared
     printer: tables.Printer = tables.DEFAULT
     strategic: bool = False  # accepts strategic merge patch (built-in kinds only)
+    # False: a namespaced kind whose objects may name a namespace the server does not
+    # hold (reports that mirror members, e.g. FederatedServices); never namespace content
+    needs_namespace: bool = True
     return_deleted: bool = False  # DELETE answers the object, not a Status (Service, Pod)
     default: Callable[[Obj], None] | None = None
     validate: Callable[[Obj, Obj | None], list[tuple[str, str]]] | None = None

@@ -247,7 +247,7 @@ class Storage:
                 return candidate
             compares = [base.absent(key)]
             ns_kind = self._namespaces()
-            if kind.namespaced and ns_kind is not None:
+            if kind.namespaced and kind.needs_namespace and ns_kind is not None:
                 compares.append(base.Compare(self.key(ns_kind, "", namespace),
                                              base.Target.CREATE, ">", 0))
             revision = await self._commit(kind, key, compares, candidate, claims)
@@ -256,7 +256,7 @@ class Storage:
                 return candidate
             if await self.store.get(key) is not None:
                 raise status.already_exists(kind.plural, kind.group, name)
-            if kind.namespaced and ns_kind is not None and \
+            if kind.namespaced and kind.needs_namespace and ns_kind is not None and \
                     await self.store.get(self.key(ns_kind, "", namespace)) is None:
                 raise status.not_found("namespaces", "", namespace)
         raise status.internal(f"could not create {kind.qualified} {name!r}: too many retries")
@@ -295,7 +295,7 @@ class Storage:
 
     async def _check_namespace_open(self, kind: Kind, namespace: str, name: str) -> None:
         ns_kind = self._namespaces()
-        if not kind.namespaced or ns_kind is None:
+        if not kind.namespaced or not kind.needs_namespace or ns_kind is None:
             return
         kv = await self.store.get(self.key(ns_kind, "", namespace))
         if kv is None:
@@ -691,7 +691,7 @@ class Storage:
             objects.meta(marked)["resourceVersion"] = str(revision)
             current = marked
         for other in self.registry.kinds():
-            if not other.namespaced:
+            if not other.namespaced or not other.needs_namespace:
                 continue
             for obj in (await self.list(other, name)).items:
                 try:
@@ -712,7 +712,7 @@ class Storage:
         if kv is None or not objects.meta(json.loads(kv.value)).get("deletionTimestamp"):
             return kv is None
         for other in self.registry.kinds():
-            if other.namespaced and (await self.store.range(
+            if other.namespaced and other.needs_namespace and (await self.store.range(
                     self.collection_key(other, namespace), limit=1)).kvs:
                 return False
         result = await self.store.txn([base.mod_revision_is(key, kv.mod_revision)],
