@@ -162,8 +162,11 @@ class Appliance:
         for name in await self.ipam.upgrade_pool_records():
             log.info("pool %s: record rewritten as an IPPool object", name)
         if s.pools:
+            stored = {p.name for p in self.ipam.pools()}
             for p in await self.ipam.apply_pools(list(s.pools)):
-                log.info("pool %s: the config differs from the Store; applied the config", p.name)
+                log.info("pool %s: %s", p.name,
+                         "the config differs from the Store; applied the config"
+                         if p.name in stored else "created from the config")
 
         self.view = view = view_mod.View(self.members)
         self.runtime = rt = runtime.Runtime(self.store, self.members, self.metrics,

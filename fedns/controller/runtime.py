@@ -119,6 +119,16 @@ class Controller(abc.ABC):
 C = TypeVar("C", bound=Controller)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Series:
+    """One controller's metric series."""
+
+    depth: Any
+    seconds: Any
+    ok: Any
+    errors: Any
+
+
 def retry_delay(err: BaseException) -> float | None:
     """None for a permanent failure (do not retry), else the wait to ask for."""
     if isinstance(err, errors.PermanentError):
@@ -143,12 +153,19 @@ class Runtime:
         # see every event before the controllers map it (shared caches, e.g. indexes)
         self.observers = list(observers)
         self.controllers: list[Controller] = []
+        self._series: dict[str, _Series] = {}
         self.reconciles = 0
 
     def add(self, controller: C) -> C:
         if any(c.name == controller.name for c in self.controllers):
             raise ValueError(f"controller {controller.name!r} added twice")
         self.controllers.append(controller)
+        # the labelled series, looked up once: labels() costs more than the update
+        self._series[controller.name] = _Series(
+            self.metrics.queue_depth.labels(controller.name),
+            self.metrics.reconcile_seconds.labels(controller.name),
+            self.metrics.reconciles.labels(controller.name, "ok"),
+            self.metrics.reconciles.labels(controller.name, "error"))
         return controller
 
     def controller(self, name: str) -> Controller:
@@ -250,11 +267,10 @@ class Runtime:
             await asyncio.sleep(0.05)
 
     def _depth(self, c: Controller) -> None:
-        self.metrics.queue_depth.labels(c.name).set(c.queue.depth)
+        self._series[c.name].depth.set(c.queue.depth)
 
     async def _work(self, c: Controller) -> None:
-        reconciles = self.metrics.reconciles
-        seconds = self.metrics.reconcile_seconds.labels(c.name)
+        series = self._series[c.name]
         while (key := await c.queue.get()) is not None:
             started = time.monotonic()
             try:
@@ -263,7 +279,7 @@ class Runtime:
                 c.queue.done(key)
                 raise
             except Exception as err:
-                reconciles.labels(c.name, "error").inc()
+                series.errors.inc()
                 delay = retry_delay(err)
                 if delay is None:
                     log.error("%s %s: %s (not retried)", c.name, _show(key), err)
@@ -276,12 +292,12 @@ class Runtime:
                                 exc_info=not isinstance(err, OSError))
                     c.queue.add_rate_limited(key)
             else:
-                reconciles.labels(c.name, "ok").inc()
+                series.ok.inc()
                 c.queue.forget(key)
                 if result.requeue_after > 0:
                     c.queue.add_after(key, result.requeue_after)
             finally:
-                seconds.observe(time.monotonic() - started)
+                series.seconds.observe(time.monotonic() - started)
                 c.queue.done(key)
                 self.reconciles += 1
                 self._depth(c)
