@@ -149,6 +149,12 @@ class MemoryStore(base.Store):
             cut = self._log[-self._max_history].kv.mod_revision
             self._compact_rev = cut
             self._log = [e for e in self._log if e.kv.mod_revision >= cut]
+        if len(events) == 1:  # most writes: one test per watcher, no list per watcher
+            key = events[0].kv.key
+            for watcher in self._watchers:
+                if watcher.wants(key):
+                    watcher.queue.put_nowait(events)
+            return
         for watcher in self._watchers:
             mine = [e for e in events if watcher.wants(e.kv.key)]
             if mine:
