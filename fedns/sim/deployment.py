@@ -22,7 +22,7 @@ import math
 from typing import Any
 
 from fedns.kapi import objects, status
-from fedns.sim import meta, runtime
+from fedns.sim import meta, replicaset, runtime
 
 Obj = dict[str, Any]
 
@@ -88,23 +88,14 @@ class Deployments(runtime.Controller):
         self.kind = rt.kind("deployments", "apps")
         self.rs_kind = rt.kind("replicasets", "apps")
         self.deployments = rt.watch("deployments", "apps", lambda o, n: self.enqueue_obj(n))
-        self.sets = rt.watch("replicasets", "apps", self._on_rs)
-        self.by_owner: dict[str, set[meta.Key]] = {}
+        self.sets = replicaset.Owned(rt, self._on_rs, "replicasets", "apps")
 
     def _on_rs(self, old: Obj | None, new: Obj | None) -> None:
-        if old is not None and (new is None or meta.controller_uid(old) !=
-                                meta.controller_uid(new)):
-            self.by_owner.get(meta.controller_uid(old), set()).discard(meta.key(old))
-        for rs in (old, new):
-            ref = meta.controller_ref(rs) if rs is not None else None
-            if rs is not None and ref is not None and ref.get("kind") == "Deployment":
-                if rs is new:
-                    self.by_owner.setdefault(str(ref.get("uid")), set()).add(meta.key(rs))
-                self.enqueue((meta.key(rs)[0], str(ref.get("name", ""))))
+        for k in replicaset.controllers_of("Deployment", old, new):
+            self.enqueue(k)
 
     def owned(self, d: Obj) -> list[Obj]:
-        found = [self.sets.get(*k) for k in self.by_owner.get(meta.uid(d), ())]
-        return sorted((rs for rs in found if rs is not None), key=_created)
+        return sorted(self.sets.of(d), key=_created)
 
     async def reconcile(self, k: runtime.Key) -> float | None:
         d = self.deployments.get(*k)
@@ -191,7 +182,7 @@ class Deployments(runtime.Controller):
         existing = await self.runtime.storage.get(self.rs_kind, meta.key(d)[0], name)
         if meta.controller_uid(existing) == meta.uid(d) and meta.template_equal(
                 (existing.get("spec") or {}).get("template"), spec.get("template")):
-            self.sets.observe(existing)
+            self.sets.informer.observe(existing)
             return existing
         new_status = dict(d.get("status") or {}, collisionCount=collisions + 1)
         await self.runtime.update_status(self.kind, d, new_status)

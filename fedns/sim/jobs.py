@@ -59,7 +59,7 @@ class Jobs(runtime.Controller):
         self.kind = rt.kind("jobs", "batch")
         self.pods_kind = rt.kind("pods")
         self.jobs = rt.watch("jobs", "batch", lambda o, n: self.enqueue_obj(n))
-        self.owned = replicaset.OwnedPods(rt, self._on_pod)
+        self.owned = replicaset.Owned(rt, self._on_pod)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         for pod in (old, new):
@@ -165,18 +165,11 @@ class CronJobs(runtime.Controller):
         self.kind = rt.kind("cronjobs", "batch")
         self.jobs_kind = rt.kind("jobs", "batch")
         self.cronjobs = rt.watch("cronjobs", "batch", lambda o, n: self.enqueue_obj(n))
-        self.jobs = rt.watch("jobs", "batch", self._on_job)
-        self.by_owner: dict[str, set[meta.Key]] = {}
+        self.jobs = replicaset.Owned(rt, self._on_job, "jobs", "batch")
 
     def _on_job(self, old: Obj | None, new: Obj | None) -> None:
-        if old is not None and new is None:
-            self.by_owner.get(meta.controller_uid(old), set()).discard(meta.key(old))
-        for job in (old, new):
-            ref = meta.controller_ref(job) if job is not None else None
-            if job is not None and ref is not None and ref.get("kind") == "CronJob":
-                if job is new:
-                    self.by_owner.setdefault(str(ref.get("uid")), set()).add(meta.key(job))
-                self.enqueue((meta.key(job)[0], str(ref.get("name", ""))))
+        for k in replicaset.controllers_of("CronJob", old, new):
+            self.enqueue(k)
 
     def _zone(self, cj: Obj) -> datetime.tzinfo:
         name = (cj.get("spec") or {}).get("timeZone")
@@ -198,8 +191,7 @@ class CronJobs(runtime.Controller):
             return None
         zone = self._zone(cj)
         now = self.runtime.now().astimezone(zone)
-        jobs = sorted((j for j in (self.jobs.get(*jk) for jk in
-                                   self.by_owner.get(meta.uid(cj), ())) if j is not None),
+        jobs = sorted(self.jobs.of(cj),
                       key=lambda j: str(meta.meta(j).get("creationTimestamp") or ""))
         running = [j for j in jobs if not finished(j) and not meta.deleting(j)]
         old = cj.get("status") or {}

@@ -70,15 +70,17 @@ def deletion_rank(pod: Obj) -> tuple[int, int, int, str]:
             "".join(chr(255 - ord(c)) for c in created))
 
 
-class OwnedPods:
-    """Pods by the uid of their controller (an index over the Pod informer)."""
+class Owned:
+    """Objects of one kind by the uid of their controller (an index over its informer);
+    every change is passed on to ``on_change``."""
 
-    def __init__(self, rt: runtime.Runtime, on_change: runtime.Handler) -> None:
+    def __init__(self, rt: runtime.Runtime, on_change: runtime.Handler,
+                 plural: str = "pods", group: str = "") -> None:
         self.by_owner: dict[str, set[meta.Key]] = {}
-        self.informer = rt.watch("pods", "", self._on_pod)
+        self.informer = rt.watch(plural, group, self._changed)
         self._on_change = on_change
 
-    def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+    def _changed(self, old: Obj | None, new: Obj | None) -> None:
         if old is not None and (new is None or meta.controller_uid(old) !=
                                 meta.controller_uid(new)):
             self.by_owner.get(meta.controller_uid(old), set()).discard(meta.key(old))
@@ -89,10 +91,20 @@ class OwnedPods:
     def of(self, owner: Obj) -> list[Obj]:
         found = []
         for k in self.by_owner.get(meta.uid(owner), ()):
-            pod = self.informer.get(*k)
-            if pod is not None:
-                found.append(pod)
+            obj = self.informer.get(*k)
+            if obj is not None:
+                found.append(obj)
         return found
+
+
+def controllers_of(kind: str, *objs: Obj | None) -> set[meta.Key]:
+    """The keys of the objects of ``kind`` that control any of ``objs``."""
+    found = set()
+    for obj in objs:
+        ref = meta.controller_ref(obj) if obj is not None else None
+        if obj is not None and ref is not None and ref.get("kind") == kind:
+            found.add((meta.key(obj)[0], str(ref.get("name", ""))))
+    return found
 
 
 class ReplicaSets(runtime.Controller):
@@ -103,7 +115,7 @@ class ReplicaSets(runtime.Controller):
         self.kind = rt.kind("replicasets", "apps")
         self.pods_kind = rt.kind("pods")
         self.sets = rt.watch("replicasets", "apps", lambda old, new: self.enqueue_obj(new))
-        self.owned = OwnedPods(rt, self._on_pod)
+        self.owned = Owned(rt, self._on_pod)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         for pod in (old, new):

@@ -57,7 +57,7 @@ class _Owner(runtime.Controller):
         self.kind = rt.kind(plural, "apps")
         self.pods_kind = rt.kind("pods")
         self.owners = rt.watch(plural, "apps", lambda o, n: self.enqueue_obj(n))
-        self.owned = replicaset.OwnedPods(rt, self._on_pod)
+        self.owned = replicaset.Owned(rt, self._on_pod)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         for pod in (old, new):
