@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from fedns import config, errors, kinds, store, templates
 from fedns.api import metrics as metrics_mod
 from fedns.api import pods as api_pods
+from fedns.api import overrides as api_overrides
 from fedns.api import pools as api_pools
 from fedns.api import server as api_server
 from fedns.controller import leader, propagation, runtime, services
@@ -209,7 +210,8 @@ class Appliance:
         # the federation endpoint: the built-in template kinds beside the fedns.io ones
         endpoint = templates.kinds()
         reg = kapi_registry.Registry([*endpoint, api_pods.KIND, api_pools.kind(self.ipam),
-                                      kinds.MEMBERS, kinds.FEDERATED_SERVICES])
+                                      kinds.MEMBERS, kinds.FEDERATED_SERVICES,
+                                      api_overrides.kind()])
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
                                         token=s.api.token, pods=self._pods)
         for name in await templates.seed(self.api.storage):

@@ -41,3 +41,9 @@ FEDERATED_SERVICES = registry.Kind(
     printer=tables.columns(("Members", ".status.members"), ("Healthy", ".status.healthy"),
                            ("Addresses", ".status.addresses"), ("DNS-Name", ".status.dnsName")),
     description="A Service published under federation DNS names.")
+OVERRIDES = registry.Kind(
+    GROUP, VERSION, "overrides", "Override", namespaced=True, short_names=("ovr",),
+    categories=("fedns",),
+    printer=tables.columns(("Kind", ".spec.resourceSelector.kind"),
+                           ("Target", ".spec.resourceSelector.name")),
+    description="Changes to a template for some members only (RFC 6902 operations).")

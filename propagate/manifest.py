@@ -16,10 +16,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from propagate import order
+from propagate import order, override
 
 Obj = dict[str, Any]
 
@@ -104,10 +104,13 @@ def digest(manifest: Obj) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def build(template: Obj, shares: Mapping[str, int] | None = None) -> Obj:
+def build(template: Obj, shares: Mapping[str, int] | None = None,
+          operations: Sequence[Obj] = ()) -> Obj:
     """The manifest of ``template`` for one member; ``shares`` replaces spec fields
     with the member's share of them (``{"replicas": 2}``, see :func:`totals`).  An
-    autoscaler's share keeps ``1 <= minReplicas <= maxReplicas``, as its schema needs."""
+    autoscaler's share keeps ``1 <= minReplicas <= maxReplicas``, as its schema needs.
+    ``operations`` (:mod:`propagate.override`) change the copy last (OverrideFailed
+    when one does not fit)."""
     body = copy.deepcopy(template)
     body.pop("status", None)
     meta = body.setdefault("metadata", {})
@@ -128,6 +131,9 @@ def build(template: Obj, shares: Mapping[str, int] | None = None) -> Obj:
         if body.get("kind") == "HorizontalPodAutoscaler" and shares:
             spec["minReplicas"] = max(1, int(spec.get("minReplicas") or 1))
             spec["maxReplicas"] = max(spec["minReplicas"], int(spec.get("maxReplicas") or 1))
+    if operations:
+        body = override.apply(body, operations)
+        notes = body.setdefault("metadata", {}).setdefault("annotations", {})
     notes[HASH] = digest(body)
     return body
 

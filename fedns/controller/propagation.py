@@ -31,7 +31,9 @@ Not for: what a manifest looks like (``propagate``), member access (``fedns.memb
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import json
 import logging
 import time
 import uuid
@@ -39,6 +41,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fedns import errors, templates
+from fedns import kinds as fedns_kinds
 from fedns.controller import runtime
 from fedns.kapi import objects as kapi_objects
 from fedns.kapi import registry
@@ -46,7 +49,7 @@ from fedns.kapi import status as kapi_status
 from fedns.members import kinds as member_kinds
 from fedns.members import member as member_mod
 from fedns.members import objects
-from propagate import divide, manifest, order, outcome
+from propagate import divide, manifest, order, outcome, override
 from propagate import status as propagate_status
 
 log = logging.getLogger(__name__)
@@ -78,10 +81,16 @@ class PropagationController(runtime.Controller):
         self.by_gk = {templates.group_kind(k): (k, r) for k, r in kinds.items()}
         self.by_member_kind = {r.kind: gk for gk, (_, r) in self.by_gk.items()}
         self.by_prefix = {storage.collection_key(k): gk for gk, (k, _) in self.by_gk.items()}
+        # Overrides and the members' labels (Member objects), followed in the Store
+        self.overrides_prefix = storage.collection_key(fedns_kinds.OVERRIDES)
+        self.members_prefix = storage.collection_key(fedns_kinds.MEMBERS)
         self.watches = runtime.Watches(kinds=frozenset(self.by_member_kind), health=True,
-                                       prefixes=tuple(self.by_prefix))
+                                       prefixes=(*self.by_prefix, self.overrides_prefix,
+                                                 self.members_prefix))
         self.caches: dict[tuple[str, str], Any] = {}  # (member, Kind) -> informer
         self.known: set[Key] = set()  # template keys seen in the Store
+        self.overrides: dict[bytes, override.Override] = {}
+        self.member_labels: dict[str, dict[str, str]] = {}
 
     # -- events ------------------------------------------------------------------
 
@@ -92,8 +101,42 @@ class PropagationController(runtime.Controller):
         namespace, _, name = key[len(prefix):].decode().rpartition("/")
         return (gk, namespace, name)
 
+    def _selected(self, found: override.Override) -> list[Key]:
+        gk = f"{found.api_version.rpartition('/')[0]}/{found.kind}".lstrip("/")
+        return [k for k in self.known if k[0] == gk and k[1] == found.namespace
+                and (not found.target or k[2] == found.target)]
+
+    def _override_changed(self, event: runtime.StoreEvent) -> list[Key]:
+        """Remember the Override (or its deletion); the templates it selects, before
+        or after, are looked at again."""
+        before = self.overrides.pop(event.key, None)
+        if event.value is not None:
+            try:
+                self.overrides[event.key] = override.parse(json.loads(event.value))
+            except (ValueError, override.OverrideInvalid) as err:
+                log.warning("override %s: %s", event.key.decode(), err)
+        touched = [o for o in (before, self.overrides.get(event.key)) if o is not None]
+        return sorted({k for o in touched for k in self._selected(o)})
+
+    def _labels_changed(self, event: runtime.StoreEvent) -> list[Key]:
+        """A Member object's labels (what memberSelector rules match) changed."""
+        name = event.key[len(self.members_prefix):].decode()
+        labels: dict[str, str] = {}
+        if event.value is not None:
+            with contextlib.suppress(ValueError, AttributeError):
+                labels = dict((json.loads(event.value).get("metadata") or {})
+                              .get("labels") or {})
+        if self.member_labels.get(name) == labels:
+            return []
+        self.member_labels[name] = labels
+        return sorted({k for o in self.overrides.values() for k in self._selected(o)})
+
     def map(self, event: runtime.Event) -> Iterable[Key]:
         if isinstance(event, runtime.StoreEvent):
+            if event.prefix == self.overrides_prefix:
+                return self._override_changed(event)
+            if event.prefix == self.members_prefix:
+                return self._labels_changed(event)
             key = self._store_key(event.prefix, event.key)
             if key is None:
                 return ()
@@ -266,7 +309,12 @@ class PropagationController(runtime.Controller):
         if resource.namespaced and order.waits_for_namespace(namespace, self._namespaces(member)):
             return outcome.Outcome(outcome.WAITING,
                                    f"namespace {namespace} is not in the member yet"), 0, 0.0
-        body = manifest.build(template, shares)
+        operations = override.patches_for(self.overrides.values(), template, member,
+                                          self.member_labels.get(member, {}))
+        try:
+            body = manifest.build(template, shares, operations)
+        except override.OverrideFailed as err:  # the Override or the template must change
+            return outcome.Outcome(outcome.ERROR, str(err)), 0, 0.0
         live = self._cached(member, resource.kind, namespace, name)
         adopt = manifest.is_true(template, manifest.ADOPT)
         if live is not None and not manifest.is_managed(live) and not adopt:

@@ -285,3 +285,38 @@ def test_helm_installs_a_chart_into_the_whole_federation(fed, tmp_path, major):
     assert "deployed" in helm("list", "-n", "team")
     helm("uninstall", "web", "-n", "team", *(["--wait"] if major == 4 else []))
     h.until(lambda: shares() == dict.fromkeys(MEMBERS), 30, "copies removed from every member")
+
+
+def test_an_override_changes_one_member_only_and_identity_changes_are_refused(fed):
+    fed.kubectl("apply", "-f", "-", stdin=APP)
+    h.until(lambda: all(fed.copy(m, "deployment", "web") for m in MEMBERS), 30,
+            "copies in every member")
+    overriding = yaml.safe_dump({
+        "apiVersion": "fedns.io/v1alpha1", "kind": "Override",
+        "metadata": {"name": "umich-registry", "namespace": "default"},
+        "spec": {"resourceSelector": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                      "name": "web"},
+                 "rules": [{"members": ["umich"], "patches": [
+                     {"op": "replace", "path": "/spec/template/spec/containers/0/image",
+                      "value": "registry.umich.example/nginx:1.27"}]}]}})
+    fed.kubectl("apply", "-f", "-", stdin=overriding)
+
+    def image(member: str) -> str:
+        copy = fed.copy(member, "deployment", "web") or {}
+        return copy.get("spec", {}).get("template", {}).get("spec", {}).get(
+            "containers", [{}])[0].get("image", "")
+
+    h.until(lambda: image("umich") == "registry.umich.example/nginx:1.27", 20,
+            "umich's copy overridden")
+    assert image("ucsd") == image("uva") == "nginx:1.27"
+    # the override goes: umich is back to the template
+    fed.kubectl("delete", "override", "umich-registry")
+    h.until(lambda: image("umich") == "nginx:1.27", 20, "umich back to the template")
+
+    identity = overriding.replace("/spec/template/spec/containers/0/image", "/metadata/name")
+    refused = subprocess.run(
+        [h.kubectl_binary(), "--kubeconfig", fed.endpoint_config, "--cache-dir", fed.cache,
+         "apply", "-f", "-"], input=identity, capture_output=True, text=True, timeout=60,
+        check=False)
+    assert refused.returncode != 0
+    assert "spec.rules[0].patches[0].path" in refused.stderr and "identity" in refused.stderr
