@@ -32,20 +32,23 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fedns import errors, templates
-from fedns.controller import runtime
+from fedns import errors, placements, templates
+from fedns.controller import placing, runtime
 from fedns.kapi import objects as kapi_objects
 from fedns.kapi import registry
 from fedns.kapi import status as kapi_status
 from fedns.members import kinds as member_kinds
 from fedns.members import member as member_mod
 from fedns.members import objects
+from placement import decision as decision_mod
+from placement import errors as placement_errors
 from propagate import divide, manifest, order, outcome
 from propagate import status as propagate_status
 
@@ -71,15 +74,21 @@ class PropagationController(runtime.Controller):
     workers = 4
 
     def __init__(self, storage: Any, members: Mapping[str, member_mod.Member],
-                 kinds: Mapping[registry.Kind, member_kinds.Resource]) -> None:
+                 kinds: Mapping[registry.Kind, member_kinds.Resource],
+                 placer: placing.Placer | None = None, metrics: Any = None) -> None:
         super().__init__()
         self.storage = storage
         self.members = members
+        self.placer = placer or placing.Placer(storage, members)
+        self.metrics = metrics  # ControllerMetrics: the placement counters
         self.by_gk = {templates.group_kind(k): (k, r) for k, r in kinds.items()}
         self.by_member_kind = {r.kind: gk for gk, (_, r) in self.by_gk.items()}
         self.by_prefix = {storage.collection_key(k): gk for gk, (k, _) in self.by_gk.items()}
+        # a Placement or a member's labels changed: every template is decided again
+        self.policy_prefixes = {storage.collection_key(k) for k in
+                                [*self.placer.policy_kinds, self.placer.member_kind] if k}
         self.watches = runtime.Watches(kinds=frozenset(self.by_member_kind), health=True,
-                                       prefixes=tuple(self.by_prefix))
+                                       prefixes=(*self.by_prefix, *self.policy_prefixes))
         self.caches: dict[tuple[str, str], Any] = {}  # (member, Kind) -> informer
         self.known: set[Key] = set()  # template keys seen in the Store
 
@@ -94,12 +103,15 @@ class PropagationController(runtime.Controller):
 
     def map(self, event: runtime.Event) -> Iterable[Key]:
         if isinstance(event, runtime.StoreEvent):
+            if event.prefix in self.policy_prefixes:
+                return set(self.known)
             key = self._store_key(event.prefix, event.key)
             if key is None:
                 return ()
             self.known.add(key)
             return [key]
         if isinstance(event, runtime.HealthEvent):
+            self.placer.observe()  # the toleration counts from the health change
             return self._member_keys(event.member) | self.known
         if not isinstance(event, runtime.MemberEvent):
             return ()
@@ -221,22 +233,27 @@ class PropagationController(runtime.Controller):
             fresh["metadata"]["finalizers"] = [*finalizers, FINALIZER]
             template = await self._update(kind, fresh)
             changed += 1
-        placed = sorted(self.members)
-        divided = {}
         try:
-            for field, total in manifest.totals(template).items():
-                where = field
-                divided[field] = divide.divide(total, placed, "/".join(key))
-        except divide.BadReplicas as err:  # the template must change first: no retry
-            problem = f"spec.{where}: must be a non-negative integer, got {err.total!r}"
-            bad = dict.fromkeys(placed, outcome.Outcome(outcome.ERROR, problem))
+            plan = await self.placer.plan(key, template)
+        except placing.BadCount as err:  # the template must change first: no retry
+            bad = dict.fromkeys(sorted(self.members), outcome.Outcome(outcome.ERROR, str(err)))
             _, reported = await self._report(kind, template, bad)
             return runtime.Result(changed=changed + reported)
+        except placement_errors.PolicyInvalid as err:  # bad Federation v1 annotations
+            bad = dict.fromkeys(sorted(self.members), outcome.Outcome(outcome.ERROR, str(err)))
+            _, reported = await self._report(kind, template, bad)
+            return runtime.Result(changed=changed + reported)
+        template, recorded = await self._record(kind, template, plan)
+        changed += recorded
+        placed = list(plan.decision.members)
         results = await asyncio.gather(*(
-            self._place(m, key, resource, template, {f: d[m] for f, d in divided.items()})
+            self._place(m, key, resource, template, dict(plan.shares.get(m, {})))
             for m in placed))
         outcomes = {m: r[0] for m, r in zip(placed, results, strict=True)}
         changed += sum(r[1] for r in results)
+        template, pending, withdrawn = await self._withdraw(kind, key, resource, template, plan)
+        outcomes.update(pending)
+        changed += withdrawn
         copies = {m: self._copy(m, key, resource) for m in placed}
         template, reported = await self._report(kind, template, outcomes)
         changed += reported
@@ -248,7 +265,63 @@ class PropagationController(runtime.Controller):
         errors_ = [r[2] for r in results if r[2] > 0]
         if errors_:
             retry = max(retry, min(errors_))
+        if plan.requeue_after:  # a tolerated member fails then: decide again
+            retry = min(retry, plan.requeue_after) if retry else plan.requeue_after
         return runtime.Result(changed=changed, requeue_after=retry)
+
+    async def _record(self, kind: registry.Kind, template: dict[str, Any],
+                      plan: placing.Plan) -> tuple[dict[str, Any], int]:
+        """The decision on the template (before any copy follows it), an Event and the
+        decision counter when it changed."""
+        notes = manifest.notes_of(template)
+        if notes.get(placing.ANNOTATION) == plan.record:
+            return template, 0
+        fresh = copy.deepcopy(template)
+        fresh["metadata"]["annotations"] = {**notes, placing.ANNOTATION: plan.record}
+        updated = await self._update(kind, fresh)
+        d, before = plan.decision, plan.previous
+        if before is None or (d.members, dict(d.replicas), d.reason) != (
+                before.members, dict(before.replicas), before.reason):
+            result = placing.result(before, d)
+            if self.metrics is not None:
+                self.metrics.placement_decisions.labels(result).inc()
+            await self._emit(kind, updated, placing.REASONS[result],
+                             placing.message(plan), warning=bool(d.reason))
+        return updated, 1
+
+    async def _withdraw(self, kind: registry.Kind, key: Key, resource: member_kinds.Resource,
+                        template: dict[str, Any], plan: placing.Plan
+                        ) -> tuple[dict[str, Any], dict[str, outcome.Outcome], int]:
+        """Delete the old copies the decision no longer wants, once their replacements
+        are ready and their member is reachable; the rest are reported ``Deleting``."""
+        _, namespace, name = key
+        d = plan.decision
+        now, why = self.placer.withdrawable(plan, template,
+                                            lambda m: self._copy(m, key, resource))
+        pending: dict[str, outcome.Outcome] = {}
+        sent = 0
+        for member in now:
+            try:
+                await self.members[member].delete(resource, namespace, name)
+            except errors.TemporaryError as err:
+                pending[member] = outcome.Outcome(outcome.ERROR, str(err))
+                continue
+            sent += 1
+            d = decision_mod.withdrawn(d, member)
+            if self.metrics is not None:
+                self.metrics.placement_evictions.inc()
+            await self._emit(kind, template, "Withdrawn",
+                             f"member {member}: old copy deleted, its replicas run elsewhere")
+        for member in sorted(set(d.withdrawing) | {
+                m for m in self.members if m not in d.members and m not in now
+                and self._copy(m, key, resource) is not None}):
+            if member not in pending:
+                pending[member] = outcome.Outcome(outcome.DELETING,
+                                                  f"no longer placed here; {why}")
+        if d != plan.decision:
+            template, _ = await self._record(kind, template, dataclasses.replace(
+                plan, decision=d, previous=d))
+        return template, pending, sent
 
     def _copy(self, member: str, key: Key, resource: member_kinds.Resource
               ) -> dict[str, Any] | None:
@@ -348,6 +421,12 @@ class PropagationController(runtime.Controller):
 
     async def _event(self, kind: registry.Kind, template: dict[str, Any], member: str,
                      o: outcome.Outcome) -> None:
+        await self._emit(kind, template, REASONS.get(o.state, o.state),
+                         f"member {member}: {o.message or o.state.lower()}",
+                         o.state in outcome.WARNING_STATES)
+
+    async def _emit(self, kind: registry.Kind, template: dict[str, Any], reason: str,
+                    message: str, warning: bool = False) -> None:
         events = self.storage.registry.lookup("", "v1", "events")
         if events is None:
             return
@@ -362,9 +441,7 @@ class PropagationController(runtime.Controller):
                                "name": meta["name"], "namespace": meta.get("namespace", ""),
                                "uid": meta.get("uid"),
                                "resourceVersion": meta.get("resourceVersion")},
-            "reason": REASONS.get(o.state, o.state),
-            "message": f"member {member}: {o.message or o.state.lower()}",
-            "type": "Warning" if o.state in outcome.WARNING_STATES else "Normal",
+            "reason": reason, "message": message, "type": "Warning" if warning else "Normal",
             "source": {"component": "fedns-propagation"},
             "reportingComponent": "fedns.io/propagation",
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
