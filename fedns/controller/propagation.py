@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fedns import errors, placements, templates
+from fedns import errors, templates
 from fedns.controller import placing, runtime
 from fedns.kapi import objects as kapi_objects
 from fedns.kapi import registry
@@ -49,7 +49,7 @@ from fedns.members import member as member_mod
 from fedns.members import objects
 from placement import decision as decision_mod
 from placement import errors as placement_errors
-from propagate import divide, manifest, order, outcome
+from propagate import manifest, order, outcome
 from propagate import status as propagate_status
 
 log = logging.getLogger(__name__)
