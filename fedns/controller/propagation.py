@@ -3,9 +3,10 @@ every member, and their members' status summed back onto them.
 
 Keys are ``(group/kind, namespace, name)`` (``("apps/Deployment", "team", "web")``,
 ``("Namespace", "", "team")``).  A reconcile reads the template from the endpoint's
-storage and, for each member (every member is placed; a Deployment's, ReplicaSet's
-or StatefulSet's replicas and an autoscaler's bounds are divided evenly, see
-:mod:`propagate.divide`):
+storage, decides which members get a copy and how many replicas each
+(:mod:`fedns.controller.placing`: a Placement, ClusterPlacement or Federation v1's
+annotations, else every member with replicas divided evenly; the decision is recorded
+on the template first), and for each member chosen:
 
 - a member that is not Ready is left alone: its outcome is ``Unreachable`` and its
   health event brings the key back when it answers;
@@ -14,6 +15,9 @@ or StatefulSet's replicas and an autoscaler's bounds are divided evenly, see
 - an object whose namespace the member lacks waits for it (``Waiting``);
 - otherwise the manifest (:func:`propagate.manifest.build`) is applied with
   server-side apply, only when its hash differs from the member's copy.
+
+A copy on a member no longer chosen is deleted once the chosen copies are ready and
+its member is reachable (reported ``Deleting`` until then).
 
 The outcome per member goes on the template as the annotation ``fedns.io/members``
 (compact JSON) and, when a member's state changes, as an Event at the endpoint.  The
