@@ -13,14 +13,15 @@ status where it differs::
         - {apiVersion: apps/v1, kind: Deployment, namespace: shop, name: web,
            members: [msu, umich], replicas: {msu: 2, umich: 4}, reason: ""}
 
-Any template change dirties every policy (a template may move from one to another);
-a reconcile lists the templates once per policy, so this suits hundreds of
+A changed decision on any template dirties every policy (a template may move from one
+to another); a reconcile lists the templates once per policy, so this suits hundreds of
 templates, not hundreds of thousands.  Not for: deciding (``fedns.controller.placing``).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -70,6 +71,7 @@ class PlacementStatusController(runtime.Controller):
         self.template_prefixes = {storage.collection_key(k) for k in self.templates}
         self.watches = runtime.Watches(prefixes=(*self.by_prefix, *self.template_prefixes))
         self.known: set[Key] = set()
+        self.records: dict[bytes, str] = {}  # template's Store key -> its decision record
 
     def map(self, event: runtime.Event) -> Iterable[Key]:
         if not isinstance(event, runtime.StoreEvent):
@@ -80,9 +82,23 @@ class PlacementStatusController(runtime.Controller):
             key = (kind.plural, namespace, name)
             self.known.add(key)
             return [key]
-        if event.prefix in self.template_prefixes:
+        if event.prefix in self.template_prefixes and self._decision_changed(event):
             return set(self.known)
         return ()
+
+    def _decision_changed(self, event: runtime.StoreEvent) -> bool:
+        """Only a template's recorded decision matters here, not its status writes."""
+        record = ""
+        if event.value is not None:
+            try:
+                notes = (json.loads(event.value).get("metadata") or {}).get("annotations")
+                record = str((notes or {}).get(placing.ANNOTATION, ""))
+            except ValueError:
+                record = "?"
+        before = self.records.pop(event.key, "")
+        if record:
+            self.records[event.key] = record
+        return before != record
 
     async def keys(self) -> list[Key]:
         found: set[Key] = set()

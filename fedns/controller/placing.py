@@ -156,6 +156,40 @@ class Placer:
         self.policy_kinds = [k for k in placements.KINDS
                              if reg.lookup(k.group, k.version, k.plural) is not None]
         self.member_kind = reg.lookup(kinds.GROUP, kinds.VERSION, kinds.MEMBERS.plural)
+        # the policies and member labels as last listed; a change of either (not a
+        # status write: Members' change at every probe) empties the cache, and a listing
+        # that raced with one is not kept (the generation moved on)
+        self._generation = 0
+        self._policies: list[policy_mod.Policy] | None = None
+        self._labels: dict[str, dict[str, str]] | None = None
+        self._seen: dict[bytes, str] = {}  # Store key -> the part placement reads
+
+    def changed(self, key: bytes, value: bytes | None) -> bool:
+        """Whether a Placement, ClusterPlacement or Member write changed what placement
+        reads (a policy's spec, a member's labels); if so the cache is dropped."""
+        part = ""
+        if value is not None:
+            try:
+                obj = json.loads(value)
+                part = json.dumps([obj.get("spec"), (obj.get("metadata") or {}).get("labels")]
+                                  if obj.get("kind") != kinds.MEMBERS.kind
+                                  else (obj.get("metadata") or {}).get("labels"),
+                                  sort_keys=True)
+            except ValueError:
+                part = "?"
+        if value is None:
+            self._seen.pop(key, None)
+        elif self._seen.get(key) == part:
+            return False
+        else:
+            self._seen[key] = part
+        self.forget()
+        return True
+
+    def forget(self) -> None:
+        """List policies and labels afresh next time."""
+        self._generation += 1
+        self._policies = self._labels = None
 
     # -- the picture -------------------------------------------------------------
 
@@ -176,16 +210,27 @@ class Placer:
             return []
 
     async def policies(self) -> list[policy_mod.Policy]:
+        if self._policies is not None:
+            return self._policies
+        generation = self._generation
         found = []
         for kind in self.policy_kinds:
             found += placements.policies(await self._listed(kind))
+        if generation == self._generation:
+            self._policies = found
         return found
 
-    async def _labels(self) -> dict[str, dict[str, str]]:
+    async def labels(self) -> dict[str, dict[str, str]]:
+        if self._labels is not None:
+            return self._labels
         if self.member_kind is None:
             return {}
-        return {str(o["metadata"]["name"]): dict(o["metadata"].get("labels") or {})
-                for o in await self._listed(self.member_kind)}
+        generation = self._generation
+        found = {str(o["metadata"]["name"]): dict(o["metadata"].get("labels") or {})
+                 for o in await self._listed(self.member_kind)}
+        if generation == self._generation:
+            self._labels = found
+        return found
 
     def _where(self, name: str) -> tuple[str, str]:
         if self.view is None:
@@ -199,7 +244,7 @@ class Placer:
 
     async def fleet(self) -> list[members_mod.MemberInfo]:
         self.observe()
-        labels = await self._labels()
+        labels = await self.labels()
         out = []
         for name in sorted(self.members):
             region, zone = self._where(name)

@@ -108,7 +108,7 @@ class PropagationController(runtime.Controller):
     def map(self, event: runtime.Event) -> Iterable[Key]:
         if isinstance(event, runtime.StoreEvent):
             if event.prefix in self.policy_prefixes:
-                return set(self.known)
+                return set(self.known) if self.placer.changed(event.key, event.value) else ()
             key = self._store_key(event.prefix, event.key)
             if key is None:
                 return ()
@@ -131,6 +131,9 @@ class PropagationController(runtime.Controller):
             # what waited for this namespace in that member can go now
             found += [k for k in self.known if k[1] == name]
         return found
+
+    def relist(self) -> None:
+        self.placer.forget()
 
     def _member_keys(self, member: str) -> set[Key]:
         found = set()

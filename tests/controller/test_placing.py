@@ -262,3 +262,20 @@ async def test_the_policy_status_lists_what_it_placed(world):
     assert status["summary"] == "default/web: east=4,north=2"
     assert status["decisions"][0]["replicas"] == {"east": 4, "north": 2}
     assert (await status_ctl.reconcile(keys[0])).changed == 0, "unchanged: no write"
+
+
+async def test_only_a_policy_spec_or_member_labels_change_decides_again(world):
+    ctl, st, _, _, _ = world
+    prefix = st.collection_key(fedns_kinds.MEMBERS)
+    ctl.known.add(DEPLOY)
+
+    def member(labels: dict[str, str], ready: bool) -> bytes:
+        return json.dumps({"kind": "Member", "metadata": {"name": "east", "labels": labels},
+                           "status": {"ready": ready}}).encode()
+
+    def event(value: bytes | None) -> set[Any]:
+        return set(ctl.map(runtime.StoreEvent(prefix, prefix + b"east", value, 1)))
+    assert event(member({"env": "prod"}, True)) == {DEPLOY}
+    assert event(member({"env": "prod"}, False)) == set(), "a status write is not a change"
+    assert event(member({"env": "lab"}, False)) == {DEPLOY}
+    assert event(None) == {DEPLOY}
