@@ -48,7 +48,11 @@ log = logging.getLogger(__name__)
 ANNOTATION = "fedns.io/placement"  # on templates: the last decision, with its source
 DEFAULT_SOURCE = "default"
 Obj = dict[str, Any]
-DEFAULT_DIVIDED = policy_mod.Policy(division=policy_mod.Division(policy_mod.DIVIDED))
+# no policy: today's even split over every member, re-divided from scratch each time
+# (a member back from a failure, or a new one, gets its even share again); failover
+# and the toleration hold as for any policy
+DEFAULT_DIVIDED = policy_mod.Policy(division=policy_mod.Division(policy_mod.DIVIDED,
+                                                                 rebalance=True))
 DEFAULT_DUPLICATED = policy_mod.Policy()
 
 

@@ -309,12 +309,14 @@ class PropagationController(runtime.Controller):
         sent = 0
         for member in now:
             try:
-                await self.members[member].delete(resource, namespace, name)
+                deleted = await self.members[member].delete(resource, namespace, name)
             except errors.TemporaryError as err:
                 pending[member] = outcome.Outcome(outcome.ERROR, str(err))
                 continue
-            sent += 1
             d = decision_mod.withdrawn(d, member)
+            if not deleted:  # gone already: nothing was evicted
+                continue
+            sent += 1
             if self.metrics is not None:
                 self.metrics.placement_evictions.inc()
             await self._emit(kind, template, "Withdrawn",

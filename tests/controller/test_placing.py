@@ -279,3 +279,19 @@ async def test_only_a_policy_spec_or_member_labels_change_decides_again(world):
     assert event(member({"env": "prod"}, False)) == set(), "a status write is not a change"
     assert event(member({"env": "lab"}, False)) == {DEPLOY}
     assert event(None) == {DEPLOY}
+
+
+async def test_without_a_policy_a_member_back_gets_its_even_share_again(world):
+    ctl, st, members, clock, _ = world
+    await st.create(kind(st, "apps", "deployments"), "default", deployment(6))
+    await converge(ctl)
+    members["west"].ready = False
+    await converge(ctl)
+    clock.now += 301  # the default toleration
+    await converge(ctl)
+    assert replicas(members) == {"east": 3, "north": 3, "west": 2}, "west's copy waits for it"
+    assert (await decision(st))["withdrawing"] == {"west": 2}
+    members["west"].ready = True
+    await converge(ctl)
+    assert replicas(members) == {"east": 2, "north": 2, "west": 2}
+    assert (await decision(st))["withdrawing"] == {}
