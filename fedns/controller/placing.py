@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 
 ANNOTATION = "fedns.io/placement"  # on templates: the last decision, with its source
 DEFAULT_SOURCE = "default"
+POD_SCAN = 1.0  # seconds a member's scan for Unschedulable Pods is reused
+# seconds before a template whose chosen copies are not all ready is decided again:
+# Pods turning Unschedulable raise no event the propagation controller follows
+RECHECK = 5.0
 Obj = dict[str, Any]
 # no policy: today's even split over every member, re-divided from scratch each time
 # (a member back from a failure, or a new one, gets its even share again); failover
@@ -167,6 +171,8 @@ class Placer:
         self._policies: list[policy_mod.Policy] | None = None
         self._labels: dict[str, dict[str, str]] | None = None
         self._seen: dict[bytes, str] = {}  # Store key -> the part placement reads
+        # member -> (when scanned, its Unschedulable Pods)
+        self._stuck: dict[str, tuple[float, list[tuple[str, Mapping[str, str]]]]] = {}
 
     def changed(self, key: bytes, value: bytes | None) -> bool:
         """Whether a Placement, ClusterPlacement or Member write changed what placement
@@ -270,17 +276,27 @@ class Placer:
             return {}  # an unreadable or empty selector would count every Pod
         stuck: dict[str, int] = {}
         for name in previous.replicas:
-            m = self.members.get(name)
-            inf = (getattr(m, "informers", None) or {}).get(member_kinds.POD.kind)
-            if inf is None:
-                continue
-            for pod in list(inf.cache.values()):
-                meta = pod.get("metadata") or {}
-                if meta.get("namespace") != namespace or not _unschedulable(pod):
-                    continue
-                if labels_mod.matches(parsed, meta.get("labels") or {}):
+            for pod_namespace, pod_labels in self._unschedulable(name):
+                if pod_namespace == namespace and labels_mod.matches(parsed, pod_labels):
                     stuck[name] = stuck.get(name, 0) + 1
         return decision_mod.capacity_from_pods(previous.replicas, stuck)
+
+    def _unschedulable(self, member: str) -> list[tuple[str, Mapping[str, str]]]:
+        """(namespace, labels) of the member's Unschedulable Pods: one scan of its Pod
+        cache per ``POD_SCAN`` seconds, not one per template."""
+        now = self.clock()
+        known = self._stuck.get(member)
+        if known is not None and now - known[0] < POD_SCAN:
+            return known[1]
+        m = self.members.get(member)
+        inf = (getattr(m, "informers", None) or {}).get(member_kinds.POD.kind)
+        found = []
+        for pod in list(inf.cache.values()) if inf is not None else ():
+            if _unschedulable(pod):
+                meta = pod.get("metadata") or {}
+                found.append((str(meta.get("namespace") or ""), meta.get("labels") or {}))
+        self._stuck[member] = (now, found)
+        return found
 
     # -- deciding ----------------------------------------------------------------
 
@@ -316,6 +332,17 @@ class Placer:
                  for m in fleet if not m.ready and m.not_ready_since is not None
                  and now - m.not_ready_since < pol.failover.toleration_seconds]
         return Plan(d, source, shares, previous, max(min(waits), 0.01) if waits else 0.0)
+
+    def recheck(self, plan: Plan, template: Obj, copy_of: Callable[[str], Obj | None]
+                ) -> float:
+        """Seconds before deciding again for capacity (0: not needed): while some chosen
+        copy of a divided kind does not run its replicas ready."""
+        d = plan.decision
+        if not d.replicas:
+            return 0.0
+        waiting = any(not copy_ready(copy_of(m), template, d.replicas.get(m))
+                      for m in d.members if self.members[m].ready)
+        return RECHECK if waiting else 0.0
 
     def withdrawable(self, plan: Plan, template: Obj,
                      copy_of: Callable[[str], Obj | None]) -> tuple[list[str], str]:

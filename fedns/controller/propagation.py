@@ -272,8 +272,10 @@ class PropagationController(runtime.Controller):
         errors_ = [r[2] for r in results if r[2] > 0]
         if errors_:
             retry = max(retry, min(errors_))
-        if plan.requeue_after:  # a tolerated member fails then: decide again
-            retry = min(retry, plan.requeue_after) if retry else plan.requeue_after
+        again = [t for t in (plan.requeue_after, self.placer.recheck(
+            plan, template, lambda m: self._copy(m, key, resource))) if t > 0]
+        if again:  # a tolerated member fails then, or Pods may not fit: decide again
+            retry = min(retry, *again) if retry else min(again)
         return runtime.Result(changed=changed, requeue_after=retry)
 
     async def _record(self, kind: registry.Kind, template: dict[str, Any],

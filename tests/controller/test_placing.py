@@ -204,7 +204,7 @@ async def test_without_a_policy_every_member_gets_an_even_share(world):
 
 
 async def test_a_member_that_cannot_schedule_sends_the_rest_elsewhere(world):
-    ctl, st, members, _, _ = world
+    ctl, st, members, clock, _ = world
     spec = {"members": [{"names": ["east", "north"]}], "division": {"type": "Divided"}}
     await st.create(placements.PLACEMENTS, "default", placement_obj(**spec))
     await st.create(kind(st, "apps", "deployments"), "default", deployment(6))
@@ -217,8 +217,10 @@ async def test_a_member_that_cannot_schedule_sends_the_rest_elsewhere(world):
             "status": {"phase": "Pending", "conditions": [
                 {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}}
     members["east"].informers = {"Pod": members["east"].cache("Pod")}  # type: ignore[attr-defined]
-    await ctl.reconcile(DEPLOY)
+    clock.now += placing.POD_SCAN
+    result = await ctl.reconcile(DEPLOY)
     assert replicas(members) == {"east": 1, "north": 5}
+    assert result.requeue_after == placing.RECHECK, "looked at again while Pods may not fit"
 
 
 @pytest.mark.parametrize("spec, field", [
