@@ -15,7 +15,8 @@ starts that clock again.
   annotations, then Placements; none: every member, replicas divided evenly, other
   kinds copied everywhere), the fleet, each member's capacity from its Unschedulable
   Pods of the template, and ``decide`` with the stored decision as ``previous``.
-  ``requeue_after`` is the time until the first tolerated member fails.
+  ``requeue_after`` is the time until the first tolerated member fails;
+  ``recheck`` asks for another look in ``RECHECK`` s while a chosen copy is not ready.
 - ``withdraw(...)``: copies in ``Decision.withdrawing`` and copies on members no longer
   chosen are deleted only once every chosen copy is ready and the member is Ready.
 
