@@ -17,8 +17,11 @@ starts that clock again.
   Pods of the template, and ``decide`` with the stored decision as ``previous``.
   ``requeue_after`` is the time until the first tolerated member fails;
   ``recheck`` asks for another look in ``RECHECK`` s while a chosen copy is not ready.
-- ``withdraw(...)``: copies in ``Decision.withdrawing`` and copies on members no longer
-  chosen are deleted only once every chosen copy is ready and the member is Ready.
+- ``withdrawable(...)``: copies in ``Decision.withdrawing`` and copies on members no
+  longer chosen may be deleted only once every chosen copy is ready and their member
+  is Ready (the propagation controller deletes them and records ``withdrawn``).
+- ``changed(key, value)``: whether a Placement, ClusterPlacement or Member write
+  changed what placement reads; policies and labels are listed again only then.
 
 Not for: applying copies (:mod:`fedns.controller.propagation`), the decision itself.
 """
@@ -342,7 +345,7 @@ class Placer:
         if not d.replicas:
             return 0.0
         waiting = any(not copy_ready(copy_of(m), template, d.replicas.get(m))
-                      for m in d.members if self.members[m].ready)
+                      for m in d.members if m in self.members and self.members[m].ready)
         return RECHECK if waiting else 0.0
 
     def withdrawable(self, plan: Plan, template: Obj,
@@ -353,9 +356,9 @@ class Placer:
                                     if m not in d.members and copy_of(m) is not None}
         if not old:
             return [], ""
-        not_ready = [m for m in d.members
-                     if not copy_ready(copy_of(m), template, d.replicas.get(m) if d.replicas
-                                       else None)]
+        not_ready = [m for m in d.members if m in self.members
+                     and not copy_ready(copy_of(m), template, d.replicas.get(m) if d.replicas
+                                        else None)]
         if not_ready:
             return [], f"waits for the copies in {', '.join(not_ready)} to be ready"
         ready = [m for m in sorted(old) if m in self.members and self.members[m].ready]

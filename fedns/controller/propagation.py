@@ -252,7 +252,8 @@ class PropagationController(runtime.Controller):
             return runtime.Result(changed=changed + reported)
         template, recorded = await self._record(kind, template, plan)
         changed += recorded
-        placed = list(plan.decision.members)
+        # a member gone from the config may linger in a decision that could not change
+        placed = [m for m in plan.decision.members if m in self.members]
         results = await asyncio.gather(*(
             self._place(m, key, resource, template, dict(plan.shares.get(m, {})))
             for m in placed))
