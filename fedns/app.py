@@ -18,13 +18,13 @@ from typing import Any, Self
 
 from prometheus_client import CollectorRegistry
 
-from fedns import config, errors, kinds, store, templates
+from fedns import config, errors, kinds, placements, store, templates
 from fedns.api import metrics as metrics_mod
-from fedns.api import pods as api_pods
 from fedns.api import overrides as api_overrides
+from fedns.api import pods as api_pods
 from fedns.api import pools as api_pools
 from fedns.api import server as api_server
-from fedns.controller import leader, propagation, runtime, services
+from fedns.controller import leader, placestatus, placing, propagation, runtime, services
 from fedns.controller import metrics as controller_metrics
 from fedns.controller import status as status_controller
 from fedns.controller import view as view_mod
@@ -211,7 +211,7 @@ class Appliance:
         endpoint = templates.kinds()
         reg = kapi_registry.Registry([*endpoint, api_pods.KIND, api_pools.kind(self.ipam),
                                       kinds.MEMBERS, kinds.FEDERATED_SERVICES,
-                                      api_overrides.kind()])
+                                      api_overrides.kind(), *placements.KINDS])
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
                                         token=s.api.token, pods=self._pods)
         for name in await templates.seed(self.api.storage):
@@ -223,8 +223,11 @@ class Appliance:
         self._stack.push_async_callback(self.api.stop)
         rt.add(status_controller.StatusController(self.api.storage, view, s.federation,
                                                   s.domain, after=svc, refusal=svc.refusal))
-        rt.add(propagation.PropagationController(self.api.storage, self.members,
-                                                 templates.propagated(endpoint)))
+        rt.add(propagation.PropagationController(
+            self.api.storage, self.members, templates.propagated(endpoint),
+            placer=placing.Placer(self.api.storage, self.members, view), metrics=self.metrics))
+        rt.add(placestatus.PlacementStatusController(self.api.storage,
+                                                     templates.propagated(endpoint)))
         self._tasks.append(asyncio.create_task(rt.follow_store(), name="store-follower"))
         self.elector = leader.Elector(self.store, self.identity, rt.lead, ttl=self.lease_ttl)
         self._tasks.append(asyncio.create_task(self.elector.run(), name="elector"))

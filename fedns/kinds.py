@@ -9,6 +9,9 @@
   by the status controller; its namespace need not exist at the endpoint (the
   Service may live only in members).
 
+The placement kinds (``placements``, ``clusterplacements``) carry validation and live
+in :mod:`fedns.placements`.
+
 Shared by the API, which serves them, and the controllers, which write them.
 """
 

@@ -27,5 +27,11 @@ class ControllerMetrics:
         self.member_ready = Gauge(
             "fedns_member_ready", "1 when the member's API server is ready (damped probe).",
             ["member"], registry=registry)
+        self.placement_decisions = Counter(
+            "fedns_placement_decisions", "Changed placement decisions, by result (placed, "
+            "failover, constrained).", ["result"], registry=registry)
+        self.placement_evictions = Counter(
+            "fedns_placement_evictions", "Old copies deleted after their replicas were "
+            "placed elsewhere (failover, a changed policy).", registry=registry)
         self.leader = Gauge(
             "fedns_leader", "1 while this replica is the leader.", registry=registry)

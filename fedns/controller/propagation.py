@@ -3,9 +3,10 @@ every member, and their members' status summed back onto them.
 
 Keys are ``(group/kind, namespace, name)`` (``("apps/Deployment", "team", "web")``,
 ``("Namespace", "", "team")``).  A reconcile reads the template from the endpoint's
-storage and, for each member (every member is placed; a Deployment's, ReplicaSet's
-or StatefulSet's replicas and an autoscaler's bounds are divided evenly, see
-:mod:`propagate.divide`):
+storage, decides which members get a copy and how many replicas each
+(:mod:`fedns.controller.placing`: a Placement, ClusterPlacement or Federation v1's
+annotations, else every member with replicas divided evenly; the decision is recorded
+on the template first), and for each member chosen:
 
 - a member that is not Ready is left alone: its outcome is ``Unreachable`` and its
   health event brings the key back when it answers;
@@ -14,6 +15,9 @@ or StatefulSet's replicas and an autoscaler's bounds are divided evenly, see
 - an object whose namespace the member lacks waits for it (``Waiting``);
 - otherwise the manifest (:func:`propagate.manifest.build`) is applied with
   server-side apply, only when its hash differs from the member's copy.
+
+A copy on a member no longer chosen is deleted once the chosen copies are ready and
+its member is reachable (reported ``Deleting`` until then).
 
 The outcome per member goes on the template as the annotation ``fedns.io/members``
 (compact JSON) and, when a member's state changes, as an Event at the endpoint.  The
@@ -33,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import json
 import logging
 import time
@@ -42,14 +47,16 @@ from typing import Any
 
 from fedns import errors, templates
 from fedns import kinds as fedns_kinds
-from fedns.controller import runtime
+from fedns.controller import placing, runtime
 from fedns.kapi import objects as kapi_objects
 from fedns.kapi import registry
 from fedns.kapi import status as kapi_status
 from fedns.members import kinds as member_kinds
 from fedns.members import member as member_mod
 from fedns.members import objects
-from propagate import divide, manifest, order, outcome, override
+from placement import decision as decision_mod
+from placement import errors as placement_errors
+from propagate import manifest, order, outcome, override
 from propagate import status as propagate_status
 
 log = logging.getLogger(__name__)
@@ -74,19 +81,26 @@ class PropagationController(runtime.Controller):
     workers = 4
 
     def __init__(self, storage: Any, members: Mapping[str, member_mod.Member],
-                 kinds: Mapping[registry.Kind, member_kinds.Resource]) -> None:
+                 kinds: Mapping[registry.Kind, member_kinds.Resource],
+                 placer: placing.Placer | None = None, metrics: Any = None) -> None:
         super().__init__()
         self.storage = storage
         self.members = members
+        self.placer = placer or placing.Placer(storage, members)
+        self.metrics = metrics  # ControllerMetrics: the placement counters
         self.by_gk = {templates.group_kind(k): (k, r) for k, r in kinds.items()}
         self.by_member_kind = {r.kind: gk for gk, (_, r) in self.by_gk.items()}
         self.by_prefix = {storage.collection_key(k): gk for gk, (k, _) in self.by_gk.items()}
+        # a Placement or a member's labels changed: every template is decided again
+        self.policy_prefixes = {storage.collection_key(k) for k in
+                                [*self.placer.policy_kinds, self.placer.member_kind] if k}
         # Overrides and the members' labels (Member objects), followed in the Store
         self.overrides_prefix = storage.collection_key(fedns_kinds.OVERRIDES)
         self.members_prefix = storage.collection_key(fedns_kinds.MEMBERS)
+        prefixes = {*self.by_prefix, *self.policy_prefixes, self.overrides_prefix,
+                    self.members_prefix}
         self.watches = runtime.Watches(kinds=frozenset(self.by_member_kind), health=True,
-                                       prefixes=(*self.by_prefix, self.overrides_prefix,
-                                                 self.members_prefix))
+                                       prefixes=tuple(sorted(prefixes)))
         self.caches: dict[tuple[str, str], Any] = {}  # (member, Kind) -> informer
         self.known: set[Key] = set()  # template keys seen in the Store
         self.overrides: dict[bytes, override.Override] = {}
@@ -135,14 +149,21 @@ class PropagationController(runtime.Controller):
         if isinstance(event, runtime.StoreEvent):
             if event.prefix == self.overrides_prefix:
                 return self._override_changed(event)
-            if event.prefix == self.members_prefix:
-                return self._labels_changed(event)
+            if event.prefix == self.members_prefix or event.prefix in self.policy_prefixes:
+                dirty: set[Key] = set()
+                if event.prefix == self.members_prefix:  # labels Overrides select on
+                    dirty.update(self._labels_changed(event))
+                if event.prefix in self.policy_prefixes and \
+                        self.placer.changed(event.key, event.value):
+                    dirty.update(self.known)
+                return dirty
             key = self._store_key(event.prefix, event.key)
             if key is None:
                 return ()
             self.known.add(key)
             return [key]
         if isinstance(event, runtime.HealthEvent):
+            self.placer.observe()  # the toleration counts from the health change
             return self._member_keys(event.member) | self.known
         if not isinstance(event, runtime.MemberEvent):
             return ()
@@ -158,6 +179,9 @@ class PropagationController(runtime.Controller):
             # what waited for this namespace in that member can go now
             found += [k for k in self.known if k[1] == name]
         return found
+
+    def relist(self) -> None:
+        self.placer.forget()
 
     def _member_keys(self, member: str) -> set[Key]:
         found = set()
@@ -264,22 +288,28 @@ class PropagationController(runtime.Controller):
             fresh["metadata"]["finalizers"] = [*finalizers, FINALIZER]
             template = await self._update(kind, fresh)
             changed += 1
-        placed = sorted(self.members)
-        divided = {}
         try:
-            for field, total in manifest.totals(template).items():
-                where = field
-                divided[field] = divide.divide(total, placed, "/".join(key))
-        except divide.BadReplicas as err:  # the template must change first: no retry
-            problem = f"spec.{where}: must be a non-negative integer, got {err.total!r}"
-            bad = dict.fromkeys(placed, outcome.Outcome(outcome.ERROR, problem))
+            plan = await self.placer.plan(key, template)
+        except placing.BadCount as err:  # the template must change first: no retry
+            bad = dict.fromkeys(sorted(self.members), outcome.Outcome(outcome.ERROR, str(err)))
             _, reported = await self._report(kind, template, bad)
             return runtime.Result(changed=changed + reported)
+        except placement_errors.PolicyInvalid as err:  # bad Federation v1 annotations
+            bad = dict.fromkeys(sorted(self.members), outcome.Outcome(outcome.ERROR, str(err)))
+            _, reported = await self._report(kind, template, bad)
+            return runtime.Result(changed=changed + reported)
+        template, recorded = await self._record(kind, template, plan)
+        changed += recorded
+        # a member gone from the config may linger in a decision that could not change
+        placed = [m for m in plan.decision.members if m in self.members]
         results = await asyncio.gather(*(
-            self._place(m, key, resource, template, {f: d[m] for f, d in divided.items()})
+            self._place(m, key, resource, template, dict(plan.shares.get(m, {})))
             for m in placed))
         outcomes = {m: r[0] for m, r in zip(placed, results, strict=True)}
         changed += sum(r[1] for r in results)
+        template, pending, withdrawn = await self._withdraw(kind, key, resource, template, plan)
+        outcomes.update(pending)
+        changed += withdrawn
         copies = {m: self._copy(m, key, resource) for m in placed}
         template, reported = await self._report(kind, template, outcomes)
         changed += reported
@@ -291,7 +321,67 @@ class PropagationController(runtime.Controller):
         errors_ = [r[2] for r in results if r[2] > 0]
         if errors_:
             retry = max(retry, min(errors_))
+        again = [t for t in (plan.requeue_after, self.placer.recheck(
+            plan, template, lambda m: self._copy(m, key, resource))) if t > 0]
+        if again:  # a tolerated member fails then, or Pods may not fit: decide again
+            retry = min(retry, *again) if retry else min(again)
         return runtime.Result(changed=changed, requeue_after=retry)
+
+    async def _record(self, kind: registry.Kind, template: dict[str, Any],
+                      plan: placing.Plan) -> tuple[dict[str, Any], int]:
+        """The decision on the template (before any copy follows it), an Event and the
+        decision counter when it changed."""
+        notes = manifest.notes_of(template)
+        if notes.get(placing.ANNOTATION) == plan.record:
+            return template, 0
+        fresh = copy.deepcopy(template)
+        fresh["metadata"]["annotations"] = {**notes, placing.ANNOTATION: plan.record}
+        updated = await self._update(kind, fresh)
+        d, before = plan.decision, plan.previous
+        if before is None or (d.members, dict(d.replicas), d.reason) != (
+                before.members, dict(before.replicas), before.reason):
+            result = placing.result(before, d)
+            if self.metrics is not None:
+                self.metrics.placement_decisions.labels(result).inc()
+            await self._emit(kind, updated, placing.REASONS[result],
+                             placing.message(plan), warning=bool(d.reason))
+        return updated, 1
+
+    async def _withdraw(self, kind: registry.Kind, key: Key, resource: member_kinds.Resource,
+                        template: dict[str, Any], plan: placing.Plan
+                        ) -> tuple[dict[str, Any], dict[str, outcome.Outcome], int]:
+        """Delete the old copies the decision no longer wants, once their replacements
+        are ready and their member is reachable; the rest are reported ``Deleting``."""
+        _, namespace, name = key
+        d = plan.decision
+        now, why = self.placer.withdrawable(plan, template,
+                                            lambda m: self._copy(m, key, resource))
+        pending: dict[str, outcome.Outcome] = {}
+        sent = 0
+        for member in now:
+            try:
+                deleted = await self.members[member].delete(resource, namespace, name)
+            except errors.TemporaryError as err:
+                pending[member] = outcome.Outcome(outcome.ERROR, str(err))
+                continue
+            d = decision_mod.withdrawn(d, member)
+            if not deleted:  # gone already: nothing was evicted
+                continue
+            sent += 1
+            if self.metrics is not None:
+                self.metrics.placement_evictions.inc()
+            await self._emit(kind, template, "Withdrawn",
+                             f"member {member}: old copy deleted, its replicas run elsewhere")
+        for member in sorted(set(d.withdrawing) | {
+                m for m in self.members if m not in d.members and m not in now
+                and self._copy(m, key, resource) is not None}):
+            if member not in pending:
+                pending[member] = outcome.Outcome(outcome.DELETING,
+                                                  f"no longer placed here; {why}")
+        if d != plan.decision:
+            template, _ = await self._record(kind, template, dataclasses.replace(
+                plan, decision=d, previous=d))
+        return template, pending, sent
 
     def _copy(self, member: str, key: Key, resource: member_kinds.Resource
               ) -> dict[str, Any] | None:
@@ -396,6 +486,12 @@ class PropagationController(runtime.Controller):
 
     async def _event(self, kind: registry.Kind, template: dict[str, Any], member: str,
                      o: outcome.Outcome) -> None:
+        await self._emit(kind, template, REASONS.get(o.state, o.state),
+                         f"member {member}: {o.message or o.state.lower()}",
+                         o.state in outcome.WARNING_STATES)
+
+    async def _emit(self, kind: registry.Kind, template: dict[str, Any], reason: str,
+                    message: str, warning: bool = False) -> None:
         events = self.storage.registry.lookup("", "v1", "events")
         if events is None:
             return
@@ -410,9 +506,7 @@ class PropagationController(runtime.Controller):
                                "name": meta["name"], "namespace": meta.get("namespace", ""),
                                "uid": meta.get("uid"),
                                "resourceVersion": meta.get("resourceVersion")},
-            "reason": REASONS.get(o.state, o.state),
-            "message": f"member {member}: {o.message or o.state.lower()}",
-            "type": "Warning" if o.state in outcome.WARNING_STATES else "Normal",
+            "reason": reason, "message": message, "type": "Warning" if warning else "Normal",
             "source": {"component": "fedns-propagation"},
             "reportingComponent": "fedns.io/propagation",
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
