@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fedns import errors, templates
-from fedns.controller import runtime
+from fedns.controller import endpointrs, runtime
 from fedns.kapi import objects as kapi_objects
 from fedns.kapi import registry
 from fedns.kapi import status as kapi_status
@@ -82,6 +82,7 @@ class PropagationController(runtime.Controller):
                                        prefixes=tuple(self.by_prefix))
         self.caches: dict[tuple[str, str], Any] = {}  # (member, Kind) -> informer
         self.known: set[Key] = set()  # template keys seen in the Store
+        self.replica_sets = endpointrs.EndpointReplicaSets(storage, members)
 
     # -- events ------------------------------------------------------------------
 
@@ -103,6 +104,9 @@ class PropagationController(runtime.Controller):
             return self._member_keys(event.member) | self.known
         if not isinstance(event, runtime.MemberEvent):
             return ()
+        owner = endpointrs.EndpointReplicaSets.owner(event.kind, event.key, event.obj, event.old)
+        if owner is not None:  # a member's Deployment made it: its template's status
+            return [owner] if owner in self.known else []
         gk = self.by_member_kind.get(event.kind)
         if gk is None:
             return ()
@@ -139,7 +143,7 @@ class PropagationController(runtime.Controller):
         return order.sort_keys(found)
 
     async def setup(self) -> None:
-        """Follow every propagated kind in every member (once; a followed kind is kept):
+        """Follow the members' Deployment-made ReplicaSets (:mod:`.endpointrs`) and every propagated kind in every member (once; a followed kind is kept):
         the kinds a member always watches in full, the others only fedns's objects (a
         member's Secrets and ConfigMaps are none of fedns's business until one has the
         name of a template: then the apply's own read finds it and it is a Conflict)."""
@@ -150,6 +154,7 @@ class PropagationController(runtime.Controller):
                 selector = "" if resource.kind in member_mod.KINDS else objects.MANAGED_SELECTOR
                 self.caches[(name, resource.kind)] = await m.follow(
                     resource, label_selector=selector)
+        await self.replica_sets.follow()
         deadline = time.monotonic() + SYNC_TIMEOUT
         for (name, _), inf in self.caches.items():
             if not self.members[name].ready:
@@ -205,6 +210,8 @@ class PropagationController(runtime.Controller):
         if template is None:
             self.known.discard(key)
             _, removed = await self._remove(key, resource, orphan=False)
+            if gk == endpointrs.GROUP_KIND:
+                removed += await self.replica_sets.remove_orphans(namespace, name)
             return runtime.Result(changed=removed)
         if not manifest.propagated(template):
             return runtime.Result()
@@ -241,6 +248,8 @@ class PropagationController(runtime.Controller):
         template, reported = await self._report(kind, template, outcomes)
         changed += reported
         changed += await self._write_status(kind, template, copies)
+        if gk == endpointrs.GROUP_KIND:
+            changed += await self.replica_sets.sync(template, copies)
         states = {o.state for o in outcomes.values()}
         retry = 0.0
         if outcome.WAITING in states:
@@ -321,6 +330,8 @@ class PropagationController(runtime.Controller):
             # an unreachable member's health event brings the key back; an error retries
             failed = any(o.state == outcome.ERROR for o in pending.values())
             return runtime.Result(changed=sent, requeue_after=5.0 if failed else 0.0)
+        if key[0] == endpointrs.GROUP_KIND:
+            sent += await self.replica_sets.remove(template)
         finalizers = list(template["metadata"].get("finalizers") or [])
         if FINALIZER in finalizers:
             fresh = copy.deepcopy(template)
