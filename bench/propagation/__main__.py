@@ -17,7 +17,10 @@ For each it prints p50/p99/max of the time from the apply's first request to
 and the endpoint's p99 as a multiple of the floor's, with the issue's targets (p99
 under 1 s to every member, under 2 s to Available).
 
-    python -m bench.propagation [--members 3] [--deployments 1000]
+    python -m bench.propagation [--members 3] [--deployments 1000] [--profile FILE]
+
+``--profile FILE`` runs ``fedns run`` under cProfile and prints the functions that
+took the most time; the stats stay in FILE for pstats.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import asyncio
 import json
 import math
 import os
+import pstats
 import random
 import subprocess
 import sys
@@ -107,7 +111,7 @@ def member_name(member: str, svc: str) -> str:
     return f"{member}.{svc}.default.{FEDERATION}.svc.{DOMAIN}"
 
 
-async def main(members: int, count: int) -> int:
+async def main(members: int, count: int, profile: str = "") -> int:
     workdir = tempfile.mkdtemp(prefix="fedns-bench-")
     etcd = procs.EtcdCluster(1).start()
     spec_text = ",".join(f"m{i}:r{i % 2}:z{i}" for i in range(members))
@@ -142,8 +146,10 @@ async def main(members: int, count: int) -> int:
                            "addresses": [f"10.{100 + i}.0.0/16"]} for i, s in enumerate(specs)],
             }, f)
         log = open(os.path.join(workdir, "fedns.log"), "w")  # noqa: SIM115
-        replica = subprocess.Popen([sys.executable, "-m", "fedns.cli", "run", "--config",
-                                    config_path], stdout=log, stderr=subprocess.STDOUT)
+        profiler = ["-m", "cProfile", "-o", profile] if profile else []
+        replica = subprocess.Popen([sys.executable, *profiler, "-m", "fedns.cli", "run",
+                                    "--config", config_path], stdout=log,
+                                   stderr=subprocess.STDOUT)
 
         def ready() -> bool:
             with urllib.request.urlopen(f"{endpoint}/readyz", timeout=1) as r:
@@ -239,7 +245,6 @@ async def main(members: int, count: int) -> int:
                            f" the {target:.0f} s target")
             print(f"  endpoint p99 / floor p99: {ratio:.2f}x{verdict}", flush=True)
         print(f"(fedns log: {log.name})", flush=True)
-        return failed
     finally:
         for task in tasks:
             task.cancel()
@@ -250,11 +255,16 @@ async def main(members: int, count: int) -> int:
             procs.stop_process(replica)
         procs.stop_process(sim_proc)
         etcd.stop()
+    if profile and os.path.exists(profile):
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    return failed
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.propagation")
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--deployments", type=int, default=1000)
+    parser.add_argument("--profile", default="", metavar="FILE",
+                        help="run fedns under cProfile, keep the stats in FILE")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.members, args.deployments)))
+    sys.exit(asyncio.run(main(args.members, args.deployments, args.profile)))

@@ -105,8 +105,9 @@ class PropagationController(runtime.Controller):
         if not isinstance(event, runtime.MemberEvent):
             return ()
         owner = endpointrs.EndpointReplicaSets.owner(event.kind, event.key, event.obj, event.old)
-        if owner is not None:  # a member's Deployment made it: its template's status
-            return [owner] if owner in self.known else []
+        if owner is not None:  # a member's Deployment made it: a copy's, its template's
+            live = self._cached(event.member, "Deployment", owner[1], owner[2])
+            return [owner] if manifest.is_copy(live) else []
         gk = self.by_member_kind.get(event.kind)
         if gk is None:
             return ()
