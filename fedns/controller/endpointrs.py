@@ -59,11 +59,13 @@ class EndpointReplicaSets:
         namespace = key.rpartition("/")[0]
         return (GROUP_KIND, namespace, str(ref.get("name", "")))
 
-    def _member_sets(self, member: str, namespace: str) -> list[dict[str, Any]]:
+    def _member_sets(self, member: str, namespace: str, name: str) -> list[dict[str, Any]]:
+        """The member's ReplicaSets named as its Deployment ``name``'s are
+        (``<name>-<hash>``); which of them that copy controls is checked after."""
         inf = self.caches.get(member)
         if inf is None:
             return []
-        prefix = f"{namespace}/"
+        prefix = f"{namespace}/{name}-"
         return [o for k, o in list(inf.cache.items()) if k.startswith(prefix)]
 
     async def _named_after(self, namespace: str, name: str) -> list[dict[str, Any]]:
@@ -105,7 +107,8 @@ class EndpointReplicaSets:
                 writes += 1
             members = []
             for member, c in copies.items():
-                members += replicasets.member_current(c, self._member_sets(member, namespace))
+                members += replicasets.member_current(
+                    c, self._member_sets(member, namespace, deployment["metadata"]["name"]))
             status = replicasets.summed(current, members)
             if status != (current.get("status") or {}):
                 fresh = copy.deepcopy(current)

@@ -68,7 +68,9 @@ class PropagationController(runtime.Controller):
     """Copies the endpoint's templates to the members and reports back."""
 
     name = "propagation"
-    workers = 4
+    # a reconcile is a chain of round trips (etcd, members), not CPU: many at once keep
+    # a burst of templates from queueing behind each other (measured: bench.propagation)
+    workers = 32
 
     def __init__(self, storage: Any, members: Mapping[str, member_mod.Member],
                  kinds: Mapping[registry.Kind, member_kinds.Resource]) -> None:
@@ -354,8 +356,8 @@ class PropagationController(runtime.Controller):
         fresh = copy.deepcopy(template)
         fresh["metadata"]["annotations"] = {**notes, manifest.MEMBERS: text}
         updated = await self._update(kind, fresh)
-        for member, o in outcome.changed(before, outcomes).items():
-            await self._event(kind, updated, member, o)
+        await asyncio.gather(*(self._event(kind, updated, member, o)
+                               for member, o in outcome.changed(before, outcomes).items()))
         return updated, 1
 
     async def _event(self, kind: registry.Kind, template: dict[str, Any], member: str,
