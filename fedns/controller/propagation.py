@@ -23,7 +23,9 @@ through the status subresource.  The template carries the finalizer
 (a member that cannot be reached keeps the template Terminating until it answers);
 ``fedns.io/orphan: "true"`` leaves them, marked ``fedns.io/orphaned``.  A copy whose
 template is gone (a deleted Namespace, which finalizers do not hold) is deleted.
-Helm's release Secrets, Events and the system namespaces stay at the endpoint.
+Helm's release Secrets, Events and the system namespaces stay at the endpoint.  Each
+Deployment template gets the endpoint ReplicaSet Helm 3's ``--wait`` reads
+(:mod:`fedns.controller.endpointrs`), kept here and never propagated.
 
 Not for: what a manifest looks like (``propagate``), member access (``fedns.members``).
 """
