@@ -4,8 +4,9 @@ Three simulated members in different regions and zones, a pool per site from the
 documentation ranges, sample LoadBalancer Services created through the kubernetes
 client (one of them without ready endpoints), the DNS server and the API.  Without
 ``--smoke`` it prints what to try and runs until Ctrl-C; with ``--smoke`` it runs the
-scripted scenario (create, resolve every tier, fail a member, see the fallback,
-delete, see the withdrawal), prints each check and exits 1 on any failure.
+scripted scenario (create, resolve every tier, apply a Deployment and a LoadBalancer
+Service once at the federation endpoint and see them everywhere, fail a member, see
+the fallback, delete, see the withdrawal), prints each check and exits 1 on any failure.
 """
 
 from __future__ import annotations
@@ -104,6 +105,41 @@ def ingress(kubeconfig: str, member: str, name: str) -> list[str]:
         svc: Any = kubernetes.client.CoreV1Api(api).read_namespaced_service(
             name, NAMESPACE, _preload_content=False)
         return state.ingress_ips(json.loads(svc.data))
+
+
+# applied once at the federation endpoint (the kubeconfig's federation context)
+ENDPOINT_APP, ENDPOINT_REPLICAS = "web", 6
+
+
+def _deployment(name: str, replicas: int) -> dict[str, Any]:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": name,
+                                                           "image": "nginx:1.27"}]}}}}
+
+
+def apply_at_endpoint(kubeconfig: str, name: str, replicas: int) -> None:
+    body: Any = _deployment(name, replicas)
+    service: Any = _service(name)
+    with _client(kubeconfig, "federation") as api:
+        kubernetes.client.AppsV1Api(api).create_namespaced_deployment(NAMESPACE, body)
+        kubernetes.client.CoreV1Api(api).create_namespaced_service(NAMESPACE, service)
+
+
+def read(kubeconfig: str, context: str, kind: str, name: str) -> dict[str, Any]:
+    """A Deployment or Service as JSON from a member or (``federation``) the endpoint."""
+    with _client(kubeconfig, context) as api:
+        if kind == "deployment":
+            found: Any = kubernetes.client.AppsV1Api(api).read_namespaced_deployment(
+                name, NAMESPACE, _preload_content=False)
+        else:
+            found = kubernetes.client.CoreV1Api(api).read_namespaced_service(
+                name, NAMESPACE, _preload_content=False)
+        result: dict[str, Any] = json.loads(found.data)
+        return result
 
 
 def query(server: tuple[str, int], name: str, qtype: str = "A",
@@ -208,6 +244,8 @@ class Smoke:
                          self.expect(self.name(hello), self.a(("ucsd", hello)),
                                      subnet="10.3.0.0/16"))
 
+        await self.endpoint()
+
         print("fail a member")
         await self.members["uva"].stop()
         await self.check(f"uva is withdrawn from {self.name(hello)} after 3 failed probes",
@@ -242,6 +280,52 @@ class Smoke:
         await self.check("no record key of it is left in the Store", no_keys)
         print(f"{'FAILED' if self.failures else 'passed'}: {self.failures} failed checks")
         return 1 if self.failures else 0
+
+
+    async def endpoint(self) -> None:
+        """A Deployment and a LoadBalancer Service applied once at the endpoint: their
+        copies in every member (replicas divided), Available summed back, each member's
+        pool address on the endpoint's Service, every DNS tier answering."""
+        kc, web, total = self.kubeconfig, ENDPOINT_APP, ENDPOINT_REPLICAS
+        print("apply a Deployment and a LoadBalancer Service once at the federation endpoint")
+        await asyncio.to_thread(apply_at_endpoint, kc, web, total)
+        share = total // len(self.members)
+        for member in self.members:
+            async def copied(member: str = member) -> bool:
+                found = await asyncio.to_thread(read, kc, member, "deployment", web)
+                return bool(found["spec"]["replicas"] == share)
+            await self.check(f"{member} runs its share of {web}: {share} of {total} replicas",
+                             copied, timeout=20)
+
+        async def available() -> bool:
+            found = await asyncio.to_thread(read, kc, "federation", "deployment", web)
+            status = found.get("status") or {}
+            return status.get("readyReplicas") == total and any(
+                c.get("type") == "Available" and c.get("status") == "True"
+                for c in status.get("conditions") or [])
+        await self.check(f"the endpoint's {web} is Available with {total}/{total} ready",
+                         available, timeout=20)
+        for member in self.members:
+            pool = next(p for p in POOLS if p["site"] == member)
+
+            async def got_ip(member: str = member) -> list[str]:
+                return await asyncio.to_thread(ingress, kc, member, web)
+            self.ips[(member, web)] = await self.check(
+                f"{member}/{web} gets an IP from {pool['name']}", got_ip, timeout=20) or []
+
+        async def listed() -> bool:
+            found = await asyncio.to_thread(read, kc, "federation", "service", web)
+            ips = [i.get("ip") for i in ((found.get("status") or {}).get("loadBalancer") or {})
+                   .get("ingress") or []]
+            return sorted(ips) == sorted(ip for m in self.members for ip in self.ips[(m, web)])
+        await self.check(f"the endpoint's Service {web} lists every member's address", listed)
+        tiers = [((), list(self.members)), (("us-east",), ["umich", "uva"]),
+                 (("us-east-1", "us-east"), ["umich"]), (("us-east-2", "us-east"), ["uva"]),
+                 (("us-west",), ["ucsd"]), (("us-west-1", "us-west"), ["ucsd"])]
+        for tier, where in tiers:
+            name = self.name(web, *tier)
+            await self.check(f"{name} answers {', '.join(where)}",
+                             self.expect(name, self.a(*((m, web) for m in where))))
 
 
 def federation_kubeconfig(members: Any, api_url: str) -> dict[str, Any]:

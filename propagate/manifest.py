@@ -8,7 +8,7 @@ managed-by label, the template's generation (:data:`GENERATION`) and a hash of t
 result (:data:`HASH`).  ``needs_update(manifest, live)`` compares that hash with the
 member's copy, so an unchanged template costs no write.  ``propagated(template)``
 says which templates stay at the endpoint (Helm's release Secrets, Events, the
-system namespaces).  Not for: sending anything; which members (the controller).
+system namespaces, the ReplicaSets kept for Deployments).  Not for: sending anything; which members (the controller).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from propagate import order, override
+from propagate import order, override, replicasets
 
 Obj = dict[str, Any]
 
@@ -75,7 +75,7 @@ def propagated(template: Obj) -> bool:
     kind = template.get("kind")
     if kind == "Secret" and template.get("type") == HELM_RELEASE:
         return False
-    if kind == "Event":
+    if kind == "Event" or replicasets.kept(template):  # the endpoint's own ReplicaSets
         return False
     return not (kind == "Namespace" and _meta(template).get("name") in order.SYSTEM_NAMESPACES)
 

@@ -24,6 +24,12 @@ def test_demo_smoke_passes_every_check(tmp_path):
     assert lines[-1] == "passed: 0 failed checks"
     checks = [line for line in lines if line.startswith("  ")]
     assert len(checks) >= 20 and all(line.startswith("  ok    ") for line in checks)
+    # the federation endpoint's part: copies, Available summed back, addresses, DNS
+    for step in ("umich runs its share of web: 2 of 6 replicas",
+                 "the endpoint's web is Available with 6/6 ready",
+                 "the endpoint's Service web lists every member's address",
+                 "web.default.demo.svc.us-west-1.us-west.fedns.example answers ucsd"):
+        assert any(step in line for line in checks), step
     assert "Traceback" not in result.stderr
 
 

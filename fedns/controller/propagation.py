@@ -27,7 +27,9 @@ through the status subresource.  The template carries the finalizer
 (a member that cannot be reached keeps the template Terminating until it answers);
 ``fedns.io/orphan: "true"`` leaves them, marked ``fedns.io/orphaned``.  A copy whose
 template is gone (a deleted Namespace, which finalizers do not hold) is deleted.
-Helm's release Secrets, Events and the system namespaces stay at the endpoint.
+Helm's release Secrets, Events and the system namespaces stay at the endpoint.  Each
+Deployment template gets the endpoint ReplicaSet Helm 3's ``--wait`` reads
+(:mod:`fedns.controller.endpointrs`), kept here and never propagated.
 
 Not for: what a manifest looks like (``propagate``), member access (``fedns.members``).
 """
@@ -47,7 +49,7 @@ from typing import Any
 
 from fedns import errors, templates
 from fedns import kinds as fedns_kinds
-from fedns.controller import placing, runtime
+from fedns.controller import endpointrs, placing, runtime
 from fedns.kapi import objects as kapi_objects
 from fedns.kapi import registry
 from fedns.kapi import status as kapi_status
@@ -78,7 +80,9 @@ class PropagationController(runtime.Controller):
     """Copies the endpoint's templates to the members and reports back."""
 
     name = "propagation"
-    workers = 4
+    # a reconcile is a chain of round trips (etcd, members), not CPU: many at once keep
+    # a burst of templates from queueing behind each other (measured: bench.propagation)
+    workers = 32
 
     def __init__(self, storage: Any, members: Mapping[str, member_mod.Member],
                  kinds: Mapping[registry.Kind, member_kinds.Resource],
@@ -105,6 +109,7 @@ class PropagationController(runtime.Controller):
         self.known: set[Key] = set()  # template keys seen in the Store
         self.overrides: dict[bytes, override.Override] = {}
         self.member_labels: dict[str, dict[str, str]] = {}
+        self.replica_sets = endpointrs.EndpointReplicaSets(storage, members)
 
     # -- events ------------------------------------------------------------------
 
@@ -167,6 +172,10 @@ class PropagationController(runtime.Controller):
             return self._member_keys(event.member) | self.known
         if not isinstance(event, runtime.MemberEvent):
             return ()
+        owner = endpointrs.EndpointReplicaSets.owner(event.kind, event.key, event.obj, event.old)
+        if owner is not None:  # a member's Deployment made it: a copy's, its template's
+            live = self._cached(event.member, "Deployment", owner[1], owner[2])
+            return [owner] if manifest.is_copy(live) else []
         gk = self.by_member_kind.get(event.kind)
         if gk is None:
             return ()
@@ -206,7 +215,7 @@ class PropagationController(runtime.Controller):
         return order.sort_keys(found)
 
     async def setup(self) -> None:
-        """Follow every propagated kind in every member (once; a followed kind is kept):
+        """Follow the members' Deployment-made ReplicaSets (:mod:`.endpointrs`) and every propagated kind in every member (once; a followed kind is kept):
         the kinds a member always watches in full, the others only fedns's objects (a
         member's Secrets and ConfigMaps are none of fedns's business until one has the
         name of a template: then the apply's own read finds it and it is a Conflict)."""
@@ -217,6 +226,7 @@ class PropagationController(runtime.Controller):
                 selector = "" if resource.kind in member_mod.KINDS else objects.MANAGED_SELECTOR
                 self.caches[(name, resource.kind)] = await m.follow(
                     resource, label_selector=selector)
+        await self.replica_sets.follow()
         deadline = time.monotonic() + SYNC_TIMEOUT
         for (name, _), inf in self.caches.items():
             if not self.members[name].ready:
@@ -272,6 +282,8 @@ class PropagationController(runtime.Controller):
         if template is None:
             self.known.discard(key)
             _, removed = await self._remove(key, resource, orphan=False)
+            if gk == endpointrs.GROUP_KIND:
+                removed += await self.replica_sets.remove_orphans(namespace, name)
             return runtime.Result(changed=removed)
         if not manifest.propagated(template):
             return runtime.Result()
@@ -314,6 +326,8 @@ class PropagationController(runtime.Controller):
         template, reported = await self._report(kind, template, outcomes)
         changed += reported
         changed += await self._write_status(kind, template, copies)
+        if gk == endpointrs.GROUP_KIND:
+            changed += await self.replica_sets.sync(template, copies)
         states = {o.state for o in outcomes.values()}
         retry = 0.0
         if outcome.WAITING in states:
@@ -459,6 +473,8 @@ class PropagationController(runtime.Controller):
             # an unreachable member's health event brings the key back; an error retries
             failed = any(o.state == outcome.ERROR for o in pending.values())
             return runtime.Result(changed=sent, requeue_after=5.0 if failed else 0.0)
+        if key[0] == endpointrs.GROUP_KIND:
+            sent += await self.replica_sets.remove(template)
         finalizers = list(template["metadata"].get("finalizers") or [])
         if FINALIZER in finalizers:
             fresh = copy.deepcopy(template)
@@ -480,8 +496,8 @@ class PropagationController(runtime.Controller):
         fresh = copy.deepcopy(template)
         fresh["metadata"]["annotations"] = {**notes, manifest.MEMBERS: text}
         updated = await self._update(kind, fresh)
-        for member, o in outcome.changed(before, outcomes).items():
-            await self._event(kind, updated, member, o)
+        await asyncio.gather(*(self._event(kind, updated, member, o)
+                               for member, o in outcome.changed(before, outcomes).items()))
         return updated, 1
 
     async def _event(self, kind: registry.Kind, template: dict[str, Any], member: str,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fedns import templates
-from fedns.controller import propagation
+from fedns.controller import endpointrs, propagation
 from fedns.kapi import registry, storage
 from fedns.members import kinds as member_kinds
 from fedns.members import member as member_mod
@@ -50,6 +50,8 @@ class FakeMember:
         return self.caches.setdefault(kind, Cache())
 
     async def follow(self, resource: member_kinds.Resource, *, label_selector: str = "") -> Cache:
+        if label_selector == endpointrs.SELECTOR:  # the Deployments' own ReplicaSets
+            return self.cache("ReplicaSet made by Deployments")
         self.selectors[resource.kind] = label_selector
         return self.cache(resource.kind)
 
@@ -298,3 +300,42 @@ async def test_store_and_member_events_map_to_keys(world):
         "east", "Deployment", "default/web", None, {"metadata": {}}))) == [DEPLOY]
     await st.create(kind(st, "apps", "deployments"), "default", deployment(2))
     assert DEPLOY in await ctl.keys()
+
+
+async def test_the_endpoint_keeps_a_replicaset_per_deployment(world):
+    """What Helm 3's --wait reads: owned by the template, its template, the members'
+    current ReplicaSets summed; never copied; gone with the Deployment."""
+    ctl, st, members = world
+    deploys, sets = kind(st, "apps", "deployments"), kind(st, "apps", "replicasets")
+    await st.create(deploys, "default", deployment(6))
+    await converge(ctl, DEPLOY)
+    template = await st.get(deploys, "default", "web")
+    (rs,) = (await st.list(sets, "default")).items
+    assert rs["metadata"]["name"].startswith("web-")
+    assert rs["metadata"]["ownerReferences"][0]["uid"] == template["metadata"]["uid"]
+    assert rs["status"]["readyReplicas"] == 0
+    for name, m in members.items():  # each member's Deployment controller made its own
+        copy_ = m.cache("Deployment").cache["default/web"]
+        pod_template = copy.deepcopy(copy_["spec"]["template"])
+        pod_template["metadata"]["labels"]["pod-template-hash"] = "x"
+        m.cache("ReplicaSet made by Deployments").cache["default/web-x"] = {
+            "kind": "ReplicaSet", "metadata": {"name": "web-x", "namespace": "default",
+                                               "ownerReferences": [{
+                                                   "kind": "Deployment", "name": "web",
+                                                   "uid": f"{name}-uid", "controller": True}]},
+            "spec": {"template": pod_template},
+            "status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2}}
+    event = propagation.runtime.MemberEvent(
+        "east", "ReplicaSet", "default/web-x",
+        members["east"].cache("ReplicaSet made by Deployments").cache["default/web-x"], None)
+    assert list(ctl.map(event)) == [DEPLOY], "a member's ReplicaSet brings its Deployment back"
+    await converge(ctl, DEPLOY, rounds=1)
+    (rs,) = (await st.list(sets, "default")).items
+    assert rs["status"]["readyReplicas"] == 6 and rs["status"]["availableReplicas"] == 6
+    rs_key = ("apps/ReplicaSet", "default", rs["metadata"]["name"])
+    await converge(ctl, rs_key)
+    assert all("default/" + rs["metadata"]["name"] not in m.cache("ReplicaSet").cache
+               for m in members.values()), "never propagated"
+    await st.delete(deploys, "default", "web")
+    await converge(ctl, DEPLOY)
+    assert (await st.list(sets, "default")).items == []

@@ -1,4 +1,5 @@
-"""deploy/member: the least RBAC fedns needs, and ``fedns member kubeconfig`` for its token.
+"""deploy/member: the least RBAC fedns needs, the opt-in write role of propagation
+(deploy/member/propagation), and ``fedns member kubeconfig`` for its token.
 
 The kubeconfig is checked for real: against ``fedns sim`` serving HTTPS with a token,
 ``kubectl`` with the printed kubeconfig lists Services (trusting the CA given, sending
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from fedns import templates
 from fedns.cli import member as member_command
 from fedns.members import member
 from tests.corefile.helpers import fedns
@@ -59,6 +61,25 @@ def test_the_role_covers_the_kinds_fedns_watches():
     assert set(member.KINDS) == set(watched)
     for kind in member.KINDS:
         assert {"list", "watch"} <= LEAST[watched[kind]]
+
+
+def test_the_opt_in_role_writes_exactly_the_propagated_kinds():
+    """What fedns.controller.propagation does in a member: follow (get, list, watch),
+    server-side apply (patch; create for a new object), delete."""
+    objects = manifests.render("member/propagation")
+    assert sorted(o["kind"] for o in objects) == ["ClusterRole", "ClusterRoleBinding"]
+    role = manifests.one(objects, "ClusterRole", "fedns-member-propagation")
+    propagated = {(r.group, r.plural) for r in
+                  templates.propagated(templates.kinds()).values()}
+    assert grants(role) == dict.fromkeys(
+        propagated, {"get", "list", "watch", "create", "patch", "delete"})
+    assert "*" not in str(role["rules"])
+    binding = manifests.one(objects, "ClusterRoleBinding", "fedns-member-propagation")
+    account = manifests.one(manifests.render("member"), "ServiceAccount", "fedns-member")
+    assert binding["roleRef"]["name"] == "fedns-member-propagation"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "fedns-member",
+                                    "namespace": account["metadata"]["namespace"]}]
+    assert binding["metadata"]["labels"] == {"app.kubernetes.io/part-of": "fedns"}
 
 
 def test_binding_token_secret_and_service_account_fit_together():

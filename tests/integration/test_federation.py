@@ -252,9 +252,9 @@ def test_an_unmanaged_object_is_a_conflict_and_helm_releases_stay(fed):
 @pytest.mark.parametrize("major", [pytest.param(3, id="helm3"), pytest.param(4, id="helm4")])
 def test_helm_installs_a_chart_into_the_whole_federation(fed, tmp_path, major):
     """The stock ``helm create`` chart at the endpoint: every member runs its share, the
-    release stays at the endpoint, and uninstalling removes every copy.  Helm 4's
-    ``--wait`` reads the summed status (Helm 3's also wants a ReplicaSet the endpoint
-    does not have, so it installs without waiting)."""
+    release stays at the endpoint, and uninstalling removes every copy.  Both wait:
+    Helm 4 on the summed status, Helm 3 on the endpoint's ReplicaSet of the Deployment
+    (owned by it, its template, the members' ready Pods summed)."""
     subprocess.run([tools.helm_binary(4), "create", "demo"], cwd=tmp_path, check=True,
                    capture_output=True, timeout=60)
     env = {"KUBECONFIG": fed.endpoint_config, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
@@ -267,9 +267,22 @@ def test_helm_installs_a_chart_into_the_whole_federation(fed, tmp_path, major):
         assert result.returncode == 0, f"helm {' '.join(args)}: {result.stderr}"
         return result.stdout
 
-    wait = ["--wait", "--timeout", "60s"] if major == 4 else []
     helm("install", "web", str(tmp_path / "demo"), "-n", "team", "--create-namespace",
-         "--set", "replicaCount=3", *wait)
+         "--set", "replicaCount=3", "--wait", "--timeout", "60s")
+    # what --wait waited for: the endpoint's ReplicaSet, all 3 ready, never propagated
+    deploy = json.loads(fed.kubectl("-n", "team", "get", "deploy", "web-demo", "-o", "json"))
+    sets = json.loads(fed.kubectl("-n", "team", "get", "rs", "-o", "json"))["items"]
+    assert len(sets) == 1, sets
+    rs = sets[0]
+    assert rs["metadata"]["name"].startswith("web-demo-")
+    assert rs["metadata"]["ownerReferences"][0]["uid"] == deploy["metadata"]["uid"]
+    assert rs["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "fedns"
+    h.until(lambda: json.loads(fed.kubectl("-n", "team", "get", "rs", rs["metadata"]["name"],
+                                           "-o", "json"))["status"].get("readyReplicas") == 3,
+            30, "the endpoint's ReplicaSet sums the members' ready replicas")
+    for m in MEMBERS:
+        assert fed.sim(m).kubectl(m, "-n", "team", "get", "rs", rs["metadata"]["name"],
+                                  "--ignore-not-found") == "", f"{m}: not propagated"
 
     def shares() -> dict[str, int | None]:
         found = {}
@@ -285,8 +298,10 @@ def test_helm_installs_a_chart_into_the_whole_federation(fed, tmp_path, major):
         names = fed.sim(m).kubectl(m, "-n", "team", "get", "secrets,serviceaccounts", "-o", "name")
         assert "serviceaccount/web-demo" in names and "sh.helm.release" not in names
     assert "deployed" in helm("list", "-n", "team")
-    helm("uninstall", "web", "-n", "team", *(["--wait"] if major == 4 else []))
+    helm("uninstall", "web", "-n", "team", "--wait")
     h.until(lambda: shares() == dict.fromkeys(MEMBERS), 30, "copies removed from every member")
+    h.until(lambda: fed.kubectl("-n", "team", "get", "rs", "-o", "name") == "", 30,
+            "the endpoint's ReplicaSet removed with its Deployment")
 
 
 def test_an_override_changes_one_member_only_and_identity_changes_are_refused(fed):

@@ -1,0 +1,1 @@
+"""Benchmark: templates applied at the federation endpoint against direct creation."""

@@ -1,0 +1,150 @@
+"""The endpoint's ReplicaSet of each Deployment template, kept by the propagation
+controller: created, its status summed from the members, removed with the Deployment.
+
+Helm 3's ``--wait`` reads a Deployment's current ReplicaSet (see
+:mod:`propagate.replicasets`); the endpoint has no Deployment controller, so the
+propagation controller keeps one per Deployment template: ``<deployment>-<hash>``,
+owned by the template, its status the sum of the members' current ReplicaSets of the
+copies.  ReplicaSets of an older pod template are deleted; all of them go when the
+Deployment does.  They are never propagated.  The members' ReplicaSets that
+Deployments own (label ``pod-template-hash``) are followed so that their changes
+bring the Deployment's key back.  Not for: the Deployment's copies (the controller).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fedns.kapi import objects as kapi_objects
+from fedns.kapi import status as kapi_status
+from fedns.members import kinds as member_kinds
+from fedns.members import member as member_mod
+from propagate import replicasets
+
+log = logging.getLogger(__name__)
+
+GROUP_KIND = "apps/Deployment"
+RESOURCE = member_kinds.Resource("apps", "v1", "replicasets", "ReplicaSet", True)
+SELECTOR = replicasets.HASH_LABEL  # exists: the ReplicaSets a Deployment made
+
+
+class EndpointReplicaSets:
+    """Keeps the endpoint's ReplicaSets of Deployment templates."""
+
+    def __init__(self, storage: Any, members: Mapping[str, member_mod.Member]) -> None:
+        self.storage = storage
+        self.members = members
+        self.kind = storage.registry.lookup("apps", "v1", "replicasets")
+        self.caches: dict[str, Any] = {}  # member -> informer of its Deployments' sets
+
+    async def follow(self) -> None:
+        """Follow every member's Deployment-made ReplicaSets (once per member)."""
+        if self.kind is None:
+            return
+        for name, m in self.members.items():
+            if name not in self.caches:
+                self.caches[name] = await m.follow(RESOURCE, label_selector=SELECTOR)
+
+    @staticmethod
+    def owner(kind: str, key: str, obj: Any, old: Any) -> tuple[str, str, str] | None:
+        """The Deployment key a member's ReplicaSet event concerns, if any."""
+        if kind != "ReplicaSet":
+            return None
+        ref = replicasets.controller_of(obj or old)
+        if ref is None or ref.get("kind") != "Deployment":
+            return None
+        namespace = key.rpartition("/")[0]
+        return (GROUP_KIND, namespace, str(ref.get("name", "")))
+
+    def _member_sets(self, member: str, namespace: str, name: str) -> list[dict[str, Any]]:
+        """The member's ReplicaSets named as its Deployment ``name``'s are
+        (``<name>-<hash>``); which of them that copy controls is checked after."""
+        inf = self.caches.get(member)
+        if inf is None:
+            return []
+        prefix = f"{namespace}/{name}-"
+        return [o for k, o in list(inf.cache.items()) if k.startswith(prefix)]
+
+    async def _named_after(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """The ReplicaSets named ``<name>-...`` (one range read of their keys, not the
+        namespace's every ReplicaSet: a namespace may hold thousands)."""
+        found = await self.storage.store.range(self.storage.key(self.kind, namespace,
+                                                                f"{name}-"))
+        return [kapi_objects.from_json(kv.value, kv.mod_revision) for kv in found.kvs]
+
+    async def _owned(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+        meta = deployment["metadata"]
+        found = await self._named_after(str(meta.get("namespace") or ""), str(meta["name"]))
+        return [rs for rs in found if replicasets.kept(rs) and
+                (replicasets.controller_of(rs) or {}).get("uid") == meta.get("uid")]
+
+    async def sync(self, deployment: dict[str, Any],
+                   copies: Mapping[str, dict[str, Any] | None]) -> int:
+        """Create or update the Deployment's current ReplicaSet and its status, delete
+        older ones; returns the writes sent."""
+        if self.kind is None:
+            return 0
+        want = replicasets.desired(deployment)
+        namespace, name = want["metadata"]["namespace"], want["metadata"]["name"]
+        writes = 0
+        current = None
+        for rs in await self._owned(deployment):
+            if rs["metadata"]["name"] == name:
+                current = rs
+            else:
+                writes += await self._delete(namespace, rs["metadata"]["name"])
+        try:
+            if current is None:
+                current = await self.storage.create(self.kind, namespace, want)
+                writes += 1
+            elif current.get("spec") != want["spec"]:
+                fresh = copy.deepcopy(current)
+                fresh["spec"] = want["spec"]
+                current = await self.storage.update(self.kind, namespace, name, fresh)
+                writes += 1
+            members = []
+            for member, c in copies.items():
+                members += replicasets.member_current(
+                    c, self._member_sets(member, namespace, deployment["metadata"]["name"]))
+            status = replicasets.summed(current, members)
+            if status != (current.get("status") or {}):
+                fresh = copy.deepcopy(current)
+                fresh["status"] = status
+                await self.storage.update(self.kind, namespace, name, fresh,
+                                          subresource="status")
+                writes += 1
+        except kapi_status.ApiError as err:
+            if err.code not in (404, 409):
+                raise
+            # raced with another write or the Deployment's delete: the next event redoes it
+            log.info("endpoint ReplicaSet %s/%s: %s", namespace, name, err)
+        return writes
+
+    async def remove(self, deployment: dict[str, Any]) -> int:
+        """Delete every ReplicaSet kept for the Deployment; returns the deletes sent."""
+        if self.kind is None:
+            return 0
+        namespace = str(deployment["metadata"].get("namespace") or "")
+        return sum([await self._delete(namespace, rs["metadata"]["name"])
+                    for rs in await self._owned(deployment)])
+
+    async def remove_orphans(self, namespace: str, name: str) -> int:
+        """Delete the kept ReplicaSets of a Deployment that is gone (by owner name)."""
+        if self.kind is None:
+            return 0
+        found = await self._named_after(namespace, name)
+        gone = [rs for rs in found if replicasets.kept(rs) and
+                (replicasets.controller_of(rs) or {}).get("name") == name]
+        return sum([await self._delete(namespace, rs["metadata"]["name"]) for rs in gone])
+
+    async def _delete(self, namespace: str, name: str) -> int:
+        try:
+            await self.storage.delete(self.kind, namespace, name)
+        except kapi_status.ApiError as err:
+            if err.code != 404:
+                raise
+            return 0
+        return 1
