@@ -15,6 +15,7 @@ shares only the Store).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import dataclasses
 import datetime
@@ -135,7 +136,7 @@ class Informer:
             await asyncio.sleep(0)
 
 
-class Controller:
+class Controller(abc.ABC):
     """One reconcile loop: ``reconcile(key)`` returns seconds after which to look again,
     or None.  API conflicts and races requeue the key with backoff."""
 
@@ -152,8 +153,9 @@ class Controller:
         if obj is not None:
             self.queue.add(meta.key(obj))
 
+    @abc.abstractmethod
     async def reconcile(self, k: Key) -> float | None:
-        raise NotImplementedError
+        """Make the member's state for ``k`` what it should be."""
 
     async def run(self) -> None:
         while True:
