@@ -166,6 +166,34 @@ class Replica:
             procs.stop_process(self.proc, sig)
 
 
+def api_certificate(workdir: str) -> tuple[str, str]:
+    """A throwaway certificate and key for an HTTPS API (kubectl and Helm send their
+    token only over HTTPS): (certificate file, key file); the certificate is also the
+    one to trust."""
+    from fedns.sim import tls
+
+    cert = tls.self_signed("fedns-api")
+    cert_file, key_file = os.path.join(workdir, "api.crt"), os.path.join(workdir, "api.key")
+    with open(cert_file, "wb") as f:
+        f.write(cert.cert_pem)
+    with open(key_file, "wb") as f:
+        f.write(cert.key_pem)
+    return cert_file, key_file
+
+
+def endpoint_kubeconfig(path: str, url: str, ca: str, token: str = "s3cret") -> str:
+    """A kubeconfig whose one context, ``federation``, is the appliance API at ``url``."""
+    with open(path, "w") as f:
+        yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "federation",
+            "clusters": [{"name": "federation",
+                          "cluster": {"server": url, "certificate-authority": ca}}],
+            "users": [{"name": "team", "user": {"token": token}}],
+            "contexts": [{"name": "federation",
+                          "context": {"cluster": "federation", "user": "team"}}]}, f)
+    return path
+
+
 def service_manifest(name: str, namespace: str = "default", ready: bool = True) -> str:
     return yaml.safe_dump_all([
         {"apiVersion": "v1", "kind": "Service",

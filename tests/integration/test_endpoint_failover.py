@@ -13,23 +13,10 @@ from typing import Any
 
 import yaml
 
-from fedns.sim import tls
 from tests.integration import harness as h
 
 MEMBERS = ("umich", "uva", "ucsd")
 COUNT = 30  # templates: half Deployments, half ConfigMaps
-
-
-def endpoint_config(path: str, url: str, ca: str) -> str:
-    with open(path, "w") as f:
-        yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "federation",
-            "clusters": [{"name": "federation",
-                          "cluster": {"server": url, "certificate-authority": ca}}],
-            "users": [{"name": "team", "user": {"token": "s3cret"}}],
-            "contexts": [{"name": "federation",
-                          "context": {"cluster": "federation", "user": "team"}}]}, f)
-    return path
 
 
 def template(i: int) -> dict[str, Any]:
@@ -52,10 +39,7 @@ def managed(sim: h.Sim, member: str, kind: str) -> dict[str, dict[str, Any]]:
 
 def test_leader_killed_during_a_burst_of_applies(etcd, tmp_path):
     sim = h.Sim(str(tmp_path))
-    cert = tls.self_signed("fedns-api")
-    ca, key = tmp_path / "api.crt", tmp_path / "api.key"
-    ca.write_bytes(cert.cert_pem)
-    key.write_bytes(cert.key_pem)
+    ca, key = h.api_certificate(str(tmp_path))
     replicas = [h.Replica(str(tmp_path), f"r{i}", etcd.url, sim.kubeconfig,
                           tls=(str(ca), str(key))) for i in (1, 2)]
     try:
@@ -64,7 +48,7 @@ def test_leader_killed_during_a_burst_of_applies(etcd, tmp_path):
         leader = h.until(lambda: [r for r in replicas if r.leading()], 30, "a leader")[0]
         other = next(r for r in replicas if r is not leader)
         # the applies go to the survivor's API: the endpoint is the shared Store
-        config = endpoint_config(str(tmp_path / "fed.kubeconfig"), other.api_url, str(ca))
+        config = h.endpoint_kubeconfig(str(tmp_path / "fed.kubeconfig"), other.api_url, str(ca))
 
         def apply(i: int) -> None:
             subprocess.run([h.kubectl_binary(), "--kubeconfig", config, "--cache-dir",

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from fedns.sim import tls
 from tests.integration import harness as h
 from tests.support import tools
 
@@ -47,23 +46,12 @@ class Federation:
         with open(self.kubeconfig, "w") as f:
             f.write(merged)
         # kubectl sends its bearer token only over HTTPS
-        cert = tls.self_signed("fedns-api")
-        cert_file, key_file = tmp_path / "api.crt", tmp_path / "api.key"
-        cert_file.write_bytes(cert.cert_pem)
-        key_file.write_bytes(cert.key_pem)
+        cert_file, key_file = h.api_certificate(str(tmp_path))
         self.replica = h.Replica(str(tmp_path), "r1", etcd.url, self.kubeconfig,
                                  members=SPECS + ",uva:us-east:us-east-2",
                                  tls=(str(cert_file), str(key_file)))
         self.endpoint_config = str(tmp_path / "federation.kubeconfig")
-        with open(self.endpoint_config, "w") as f:
-            yaml.safe_dump({
-                "apiVersion": "v1", "kind": "Config", "current-context": "federation",
-                "clusters": [{"name": "federation",
-                              "cluster": {"server": self.replica.api_url,
-                                          "certificate-authority": str(cert_file)}}],
-                "users": [{"name": "team", "user": {"token": "s3cret"}}],
-                "contexts": [{"name": "federation",
-                              "context": {"cluster": "federation", "user": "team"}}]}, f)
+        h.endpoint_kubeconfig(self.endpoint_config, self.replica.api_url, cert_file)
         self.cache = str(tmp_path / "kubecache")
 
     def sim(self, member: str) -> h.Sim:

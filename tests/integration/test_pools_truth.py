@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from fedns.sim import tls
 from tests.integration import harness as h
 
 HOLD = 10.0  # seconds a change must hold, as the issue asks
@@ -43,12 +42,8 @@ def kubectl(replica: h.Replica, *args: str, stdin: str | None = None
 
 
 def https_replica(tmp_path: pathlib.Path, store: str, kubeconfig: str, **kw: Any) -> h.Replica:
-    cert = tls.self_signed("fedns-api")
-    cert_file, key_file = tmp_path / "api.crt", tmp_path / "api.key"
-    cert_file.write_bytes(cert.cert_pem)
-    key_file.write_bytes(cert.key_pem)
     return h.Replica(str(tmp_path), "r1", store, kubeconfig,
-                     tls=(str(cert_file), str(key_file)), **kw)
+                     tls=h.api_certificate(str(tmp_path)), **kw)
 
 
 def hold(check, seconds: float, what: str) -> None:
