@@ -213,7 +213,8 @@ class Appliance:
                                       kinds.MEMBERS, kinds.FEDERATED_SERVICES,
                                       api_overrides.kind(), *placements.KINDS])
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
-                                        token=s.api.token, pods=self._pods)
+                                        token=s.api.token, pods=self._pods,
+                                        event_ttl=s.api.event_ttl)
         for name in await templates.seed(self.api.storage):
             log.debug("endpoint: namespace %s created", name)
         host, port = config.split_listen(s.api.listen)

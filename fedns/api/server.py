@@ -19,6 +19,7 @@ from fedns.api import pods as pods_mod
 from fedns.kapi import registry as kapi_registry
 from fedns.kapi import server as kapi_server
 from fedns.kapi import status
+from fedns.kapi import storage as kapi_storage
 from fedns.store import base
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -29,10 +30,13 @@ class APIServer(kapi_server.Server):
 
     def __init__(self, store: base.Store, reg: kapi_registry.Registry,
                  metrics: CollectorRegistry, checks: Callable[[], dict[str, str]],
-                 token: str = "", pods: pods_mod.Source | None = None) -> None:
+                 token: str = "", pods: pods_mod.Source | None = None,
+                 event_ttl: int = 0) -> None:
         """``pods``: where the members' Pods come from; given, the registry should hold
-        :data:`fedns.api.pods.KIND` and get/list of Pods read them from there."""
-        super().__init__(store, reg, token=None)
+        :data:`fedns.api.pods.KIND` and get/list of Pods read them from there.
+        ``event_ttl``: seconds an Event lives after its last write (0: for ever)."""
+        super().__init__(store, reg, token=None,
+                         settings=kapi_storage.Settings(event_ttl=event_ttl))
         self.pods = pods
         self.write_token = token
         self.metrics_registry = metrics
