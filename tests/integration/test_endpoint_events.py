@@ -75,11 +75,14 @@ def test_member_events_are_listed_with_their_member_and_read_only(fed):
     assert "web.umich1" in fed.main.kubectl("umich", "get", "events", "-o", "name")
 
 
+WATCH = ("/api/v1/namespaces/default/events?watch=1&timeoutSeconds=120"
+         "&fieldSelector=involvedObject.name%3Dwatched")
+
+
 def test_a_watch_at_the_endpoint_streams_a_members_events(fed):
     watch = subprocess.Popen(
         [h.kubectl_binary(), "--kubeconfig", fed.endpoint_config, "--cache-dir", fed.cache,
-         "get", "--raw", "/api/v1/namespaces/default/events?watch=1&timeoutSeconds=120"
-         "&fieldSelector=involvedObject.name%3Dwatched"],
+         "get", "--raw", WATCH],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     seen: list[tuple[str, str, str]] = []
 
@@ -128,6 +131,10 @@ def test_a_job_is_divided_and_completes_at_the_endpoint(fed):
     assert status["succeeded"] == 6 and status.get("failed", 0) == 0
     assert sum(fed.copy(m, "job", "crunch")["status"]["succeeded"] for m in MEMBERS) == 6
     assert fed.kubectl("get", "job", "crunch", "--no-headers").split()[2] == "6/6"
+
+    # the members' schedulers' own Events about the copies' Pods reach the endpoint
+    scheduled = listed(fed, "-n", "default", "--field-selector", "reason=Scheduled")
+    assert {m for n, m in scheduled.items() if n.startswith("crunch-")} == set(MEMBERS)
 
     # kubectl describe still shows the endpoint's own Events about the template
     assert "Placed" in fed.kubectl("describe", "job", "crunch")
