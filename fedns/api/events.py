@@ -5,9 +5,9 @@ appliance Store, written by its controllers: Placed, Propagated, FailedOver, ...
 and the Events the members' informers hold, each member's annotated
 ``fedns.io/member: <member>``; the Table has a Member column, ``<endpoint>`` for the
 endpoint's own.  Selectors (``-n``, ``--field-selector involvedObject.name=web``,
-labels) apply to both, so ``kubectl describe deploy web`` also shows a member's Events
-about its copy when they match (by name and kind; by uid they never do: a copy has
-its own uid).  A watch streams both: a member's Event carries the endpoint's
+labels) apply to both; ``kubectl describe deploy web`` also selects by the template's
+uid, which no member's copy has, so it shows the endpoint's own (uids are never
+faked).  A watch streams both: a member's Event carries the endpoint's
 resourceVersion of the moment it is sent, so a client that resumes the watch resumes
 at the endpoint.
 

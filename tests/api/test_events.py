@@ -208,3 +208,23 @@ def test_trim_keeps_all_but_managed_fields():
     assert "managedFields" not in kept["metadata"] and "managedFields" in full["metadata"]
     assert {k: v for k, v in kept.items() if k != "metadata"} == \
         {k: v for k, v in full.items() if k != "metadata"}
+
+
+async def test_the_endpoints_own_events_go_on_leases_of_the_ttl():
+    store = memory.MemoryStore()
+    kinds = [events_mod.kind(k) if events_mod.is_events(k) else k for k in templates.kinds()]
+    srv = api_server.APIServer(store, kapi_registry.Registry(kinds), CollectorRegistry(),
+                               dict, token=TOKEN, events=Members(events_mod.Hub()),
+                               event_ttl=1200)
+    await templates.seed(srv.storage)
+    await srv.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession(base_url=srv.url) as http:
+            await own(http, "web.own")
+        kind = srv.storage.registry.lookup("", "v1", "events")
+        kv = await store.get(srv.storage.key(kind, "default", "web.own"))
+        assert kv is not None and kv.lease
+        assert 1200 - 1 <= await store.time_to_live(kv.lease) <= 1200 + 60
+    finally:
+        await srv.stop()
+        await store.close()

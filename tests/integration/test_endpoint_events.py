@@ -94,17 +94,34 @@ def test_a_watch_at_the_endpoint_streams_a_members_events(fed):
             seen.append((event["type"], meta["name"],
                          (meta.get("annotations") or {}).get("fedns.io/member", "")))
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    # kubectl's own watch asks for Table rows: the member is in its column
+    rows = subprocess.Popen(
+        [h.kubectl_binary(), "--kubeconfig", fed.endpoint_config, "--cache-dir", fed.cache,
+         "get", "events", "-n", "default", "--watch-only", "--field-selector",
+         "involvedObject.name=watched"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    printed: list[list[str]] = []
+
+    def read_rows() -> None:
+        assert rows.stdout is not None
+        printed.extend(line.split() for line in rows.stdout)
+
+    readers = [threading.Thread(target=read, daemon=True),
+               threading.Thread(target=read_rows, daemon=True)]
+    for reader in readers:
+        reader.start()
     try:
         fed.lone.kubectl("uva", "create", "-f", "-",
                          stdin=member_event("watched.uva", "watched", "first"))
         h.until(lambda: ("ADDED", "watched.uva", "uva") in seen, 20, "the member's Event")
+        h.until(lambda: any("deployment/watched" in row and "uva" in row for row in printed),
+                20, "kubectl get events --watch-only prints it with its member")
         fed.lone.kubectl("uva", "delete", "event", "watched.uva")
         h.until(lambda: ("DELETED", "watched.uva", "uva") in seen, 20, "its deletion")
     finally:
-        watch.kill()
-        watch.wait(10)
+        for proc in (watch, rows):
+            proc.kill()
+            proc.wait(10)
 
 
 JOB = yaml.safe_dump({
