@@ -19,6 +19,7 @@ from typing import Any, Self
 from prometheus_client import CollectorRegistry
 
 from fedns import config, errors, kinds, placements, store, templates
+from fedns.api import events as api_events
 from fedns.api import metrics as metrics_mod
 from fedns.api import overrides as api_overrides
 from fedns.api import pods as api_pods
@@ -72,6 +73,7 @@ class Appliance:
         self.dns_workers: dns_workers.Workers | None = None  # in processes of their own
         self.api: api_server.APIServer | None = None
         self.api_address: tuple[str, int] = ("", 0)
+        self.event_hub = api_events.Hub()  # member Events' changes, for the API's watches
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task] = []
 
@@ -107,11 +109,18 @@ class Appliance:
 
     def _pods(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every member's Pods, as its informer holds them."""
+        return self._cached(member_kinds.POD.kind)
+
+    def _events(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every member's Events, as its informer holds them."""
+        return self._cached(member_kinds.EVENT.kind)
+
+    def _cached(self, informer: str) -> Iterator[tuple[str, dict[str, Any]]]:
         for name, m in self.members.items():
-            inf = m.informers.get(member_kinds.POD.kind)
+            inf = m.informers.get(informer)
             if inf is not None:
-                for pod in list(inf.cache.values()):
-                    yield name, pod
+                for obj in list(inf.cache.values()):
+                    yield name, obj
 
     def _checks(self) -> dict[str, str]:
         out = {}
@@ -183,6 +192,9 @@ class Appliance:
                 raise member_mod.MemberConfigError(f"members[{i}].kubeconfig: {err}") from err
         for m in self.members.values():
             await m.follow(member_kinds.POD)  # the endpoint lists them (fedns.api.pods)
+            # ... and their Events (fedns.api.events), without managedFields
+            await m.follow(member_kinds.EVENT, on_change=self.event_hub.changed,
+                           transform=api_events.trim)
             await m.start()
             self._stack.push_async_callback(m.stop)
         self.registry.register(metrics_mod.DictCollector(
@@ -208,12 +220,15 @@ class Appliance:
             dns_metrics, "The embedded DNS server (see fedns/dnsserver/README.md)."))
 
         # the federation endpoint: the built-in template kinds beside the fedns.io ones
-        endpoint = templates.kinds()
+        endpoint = [api_events.kind(k) if api_events.is_events(k) else k
+                    for k in templates.kinds()]
         reg = kapi_registry.Registry([*endpoint, api_pods.KIND, api_pools.kind(self.ipam),
                                       kinds.MEMBERS, kinds.FEDERATED_SERVICES,
                                       api_overrides.kind(), *placements.KINDS])
         self.api = api_server.APIServer(self.store, reg, self.registry, self._checks,
-                                        token=s.api.token, pods=self._pods)
+                                        token=s.api.token, pods=self._pods,
+                                        event_ttl=s.api.event_ttl, events=self._events,
+                                        event_hub=self.event_hub)
         for name in await templates.seed(self.api.storage):
             log.debug("endpoint: namespace %s created", name)
         host, port = config.split_listen(s.api.listen)

@@ -46,6 +46,9 @@ class APISettings:
     token: str = ""
     cert_file: str = ""  # PEM certificate (chain) and its key: the API serves HTTPS
     key_file: str = ""
+    # seconds the endpoint keeps an Event after its last write (kube-apiserver's
+    # --event-ttl, 1 h); 0 keeps them for ever
+    event_ttl: int = 3600
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The server's TLS context, None for plain HTTP; OSError or ssl.SSLError when
@@ -192,8 +195,15 @@ def parse(document: Any, path: str = "config") -> Settings:
         listen=c.string("dns.listen", dns_doc.get("listen"), DNSSettings.listen, check=_listen),
         ttl=ttl, sites=sites, workers=workers)
 
-    api_doc = c.mapping("api", top.get("api"), {"listen", "token", "certFile", "keyFile"})
-    api = APISettings(
+    api_doc = c.mapping("api", top.get("api"), {"listen", "token", "certFile", "keyFile",
+                                                "eventTTL"})
+    event_ttl = api_doc.get("eventTTL", APISettings.event_ttl)
+    if not isinstance(event_ttl, int) or isinstance(event_ttl, bool) or \
+            not 0 <= event_ttl <= 31536000:
+        c.fail("api.eventTTL", "must be an integer number of seconds 0..31536000 (0: "
+               f"Events never expire), got {event_ttl!r}")
+        event_ttl = APISettings.event_ttl
+    api = APISettings(event_ttl=event_ttl,
         listen=c.string("api.listen", api_doc.get("listen"), APISettings.listen, check=_listen),
         token=c.string("api.token", api_doc.get("token"), ""),
         cert_file=c.string("api.certFile", api_doc.get("certFile"), ""),

@@ -17,7 +17,8 @@ from fedns.kapi import storage as kapi_storage
 from fedns.members import kinds as member_kinds
 
 # (group, plural) of the built-in kinds served as templates, in the order the seed's
-# Federation v1 listed them; Events are served (kubectl describe reads them) but stay
+# Federation v1 listed them; Events are served (kubectl describe reads them; the members'
+# are listed beside them, fedns.api.events) but stay
 # at the endpoint
 SERVED = (("", "namespaces"), ("", "configmaps"), ("", "secrets"), ("", "serviceaccounts"),
           ("apps", "daemonsets"), ("apps", "deployments"), ("apps", "replicasets"),

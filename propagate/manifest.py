@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from propagate import order, override, replicasets
+from propagate import divide, jobs, order, override, replicasets
 
 Obj = dict[str, Any]
 
@@ -174,18 +174,58 @@ def _count(spec: Obj, field: str, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def totals(template: Obj) -> dict[str, int]:
+def totals(template: Obj) -> dict[str, Any]:
     """The spec fields divided over the members, with the template's totals:
     ``replicas`` of a Deployment, ReplicaSet or StatefulSet (1 when unset, as
     kube-apiserver defaults it), ``minReplicas`` and ``maxReplicas`` of a
-    HorizontalPodAutoscaler; nothing for other kinds."""
+    HorizontalPodAutoscaler, ``completions`` and ``parallelism`` of a Job
+    (:mod:`propagate.jobs`); nothing for other kinds.  A Job's values are as given
+    (the caller refuses ones that are not non-negative integers)."""
     spec = template.get("spec") or {}
     if template.get("kind") in REPLICATED_KINDS:
         return {"replicas": _count(spec, "replicas", 1)}
     if template.get("kind") == "HorizontalPodAutoscaler":
         return {"minReplicas": _count(spec, "minReplicas", 1),
                 "maxReplicas": _count(spec, "maxReplicas", 1)}
+    if template.get("kind") == "Job":
+        return jobs.totals(template)
     return {}
+
+
+def placed(template: Obj) -> str | None:
+    """The one field of :func:`totals` that placement divides (its Webster division,
+    weights, min/max and failover apply to it): ``replicas``, a Job's
+    ``completions`` (``parallelism`` for a work-queue Job); None when placement only
+    chooses members."""
+    if template.get("kind") in REPLICATED_KINDS:
+        return "replicas"
+    if template.get("kind") == "Job":
+        return jobs.placed(template)
+    return None
+
+
+def shares(template: Obj, division: Mapping[str, int], members: Sequence[str],
+           key: str) -> dict[str, dict[str, int]]:
+    """``member -> {field: share}`` for :func:`build`, from placement's ``division``
+    of the :func:`placed` field over ``members``: that field's share, a Job's
+    parallelism with its completions (:func:`propagate.jobs.shares`), an autoscaler's
+    bounds divided evenly over ``members`` (:func:`propagate.divide.divide`)."""
+    out: dict[str, dict[str, int]] = {m: {} for m in members}
+    field = placed(template)
+    if template.get("kind") == "Job" and field is not None:
+        for member, fields in jobs.shares(template, {m: division.get(m, 0) for m in members},
+                                          key).items():
+            out[member].update(fields)
+        return out
+    for member, n in division.items():
+        if field is not None and member in out:
+            out[member][field] = n
+    for name, total in totals(template).items():
+        if name == field:
+            continue
+        for member, n in divide.divide(total, list(members), key).items():
+            out[member][name] = n
+    return out
 
 
 def orphaned(live: Obj) -> Obj:

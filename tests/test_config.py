@@ -40,6 +40,12 @@ def test_dns_workers_default_to_one_process_with_etcd():
     assert config.parse({**GOOD, "dns": {"workers": 3}}).dns.workers == 3
 
 
+@pytest.mark.parametrize("api, ttl", [({}, 3600), ({"eventTTL": 60}, 60), ({"eventTTL": 0}, 0)],
+                         ids=["default-hour", "minute", "never"])
+def test_event_ttl(api, ttl):
+    assert config.parse({**GOOD, "api": api}).api.event_ttl == ttl
+
+
 @pytest.mark.parametrize(
     "change, line",
     [
@@ -66,12 +72,14 @@ def test_dns_workers_default_to_one_process_with_etcd():
         ({"dns": {"workers": True}}, "dns.workers: must be an integer 0..64, got True"),
         ({"store": "memory://", "dns": {"workers": 1}},
          "dns.workers: must be 0 with a memory:// store"),
+        ({"api": {"eventTTL": "1h"}},
+         "api.eventTTL: must be an integer number of seconds 0..31536000"),
     ],
     ids=["no-federation", "bad-domain", "bad-store-scheme", "bad-store-endpoint", "ttl-string",
          "listen-hostname", "site-host-bits", "api-unknown", "member-no-kubeconfig",
          "member-bad-ipam", "members-not-list", "pool-reversed", "unknown-top",
          "cert-without-key", "key-without-cert", "cert-missing", "workers-negative",
-         "workers-bool", "workers-memory"],
+         "workers-bool", "workers-memory", "event-ttl-string"],
 )
 def test_each_wrong_field_is_one_line(change, line):
     with pytest.raises(config.ConfigError) as err:

@@ -18,6 +18,7 @@ def test_config_example_is_valid():
     assert block is not None
     settings = config.parse(yaml.safe_load(block.group(1)), "README")
     assert settings.members[0].name == "umich" and settings.pools[0].site == "umich"
+    assert settings.api.event_ttl == 3600
 
 
 def test_every_command_in_the_table_exists():

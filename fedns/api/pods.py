@@ -37,20 +37,22 @@ KIND = registry.Kind("", "v1", "pods", "Pod", short_names=("po",), printer=PRINT
                      verbs=("get", "list"), description="Pods of every member (read-only).")
 
 
-def served(member: str, pod: Obj) -> Obj:
-    """The member's Pod as the endpoint serves it: annotated with its member."""
+def served(member: str, pod: Obj, kind: str = "Pod") -> Obj:
+    """The member's Pod (or other core/v1 ``kind``) as the endpoint serves it:
+    annotated with its member."""
     out = copy.copy(pod)
     meta = dict(out.get("metadata") or {})
     meta["annotations"] = {**(meta.get("annotations") or {}), MEMBER: member}
     out["metadata"] = meta
     out.setdefault("apiVersion", "v1")
-    out.setdefault("kind", "Pod")
+    out.setdefault("kind", kind)
     return out
 
 
-def select(source: Source, namespace: str, name: str, labels: str, fields: str) -> list[Obj]:
-    """The Pods of every member in ``namespace`` ("" for all) matching the selectors,
-    ordered by namespace, name and member."""
+def select(source: Source, namespace: str, name: str, labels: str, fields: str,
+           kind: str = "Pod") -> list[Obj]:
+    """The Pods (or other core/v1 ``kind``) of every member in ``namespace`` ("" for
+    all) matching the selectors, ordered by namespace, name and member."""
     label_sel = selectors.parse_labels(labels)
     field_sel = selectors.parse_fields(fields)
     found = []
@@ -60,7 +62,7 @@ def select(source: Source, namespace: str, name: str, labels: str, fields: str) 
             continue
         if name and meta.get("name") != name:
             continue
-        obj = served(member, pod)
+        obj = served(member, pod, kind)
         if selectors.matches_labels(label_sel, meta.get("labels")) and \
                 selectors.matches_fields(field_sel, obj):
             found.append(obj)

@@ -62,6 +62,10 @@ Obj = dict[str, Any]
 DEFAULT_DIVIDED = policy_mod.Policy(division=policy_mod.Division(policy_mod.DIVIDED,
                                                                  rebalance=True))
 DEFAULT_DUPLICATED = policy_mod.Policy()
+# no policy, a Job: its completions divided evenly once and then sticky (a member that
+# joins or comes back gets none), since a member refuses a change of its copy's
+# spec.completions (immutable in kube); failover still moves a failed member's share
+DEFAULT_JOB = policy_mod.Policy(division=policy_mod.Division(policy_mod.DIVIDED))
 
 
 class BadCount(divide.BadReplicas):
@@ -148,8 +152,8 @@ def copy_ready(live: Obj | None, template: Obj, replicas: int | None) -> bool:
     if isinstance(generation, int) and not propagate_status.caught_up(
             live, generation, kind in propagate_status.GENERATIONAL):
         return False
-    if replicas is None:
-        return True
+    if replicas is None or kind not in manifest.REPLICATED_KINDS:
+        return True  # a Job's copy counts once it exists: its Pods end by design
     ready = (live.get("status") or {}).get("readyReplicas") or 0
     return isinstance(ready, int) and ready >= replicas
 
@@ -311,10 +315,12 @@ class Placer:
         for field, total in totals.items():
             if isinstance(total, bool) or not isinstance(total, int) or total < 0:
                 raise BadCount(field, total)
-        replicas = totals.get("replicas")
+        divided = manifest.placed(template)
+        replicas = totals.get(divided) if divided is not None else None
         pol, source = selection.policy_for(template, await self.policies())
         if pol is None:
-            pol = DEFAULT_DIVIDED if replicas is not None else DEFAULT_DUPLICATED
+            pol = DEFAULT_DUPLICATED if replicas is None else \
+                DEFAULT_JOB if template.get("kind") == "Job" else DEFAULT_DIVIDED
             source = DEFAULT_SOURCE
         previous, _ = stored(template)
         fleet = await self.fleet()
@@ -322,16 +328,7 @@ class Placer:
         name = "/".join(key)
         d = decision_mod.decide(pol, fleet, name, replicas, now, previous,
                                 self.capacity(template, previous))
-        shares: dict[str, dict[str, int]] = {m: {} for m in d.members}
-        for member, n in d.replicas.items():
-            if member in shares:
-                shares[member]["replicas"] = n
-        for field, total in totals.items():
-            if field == "replicas":
-                continue
-            # an autoscaler's bounds follow the members chosen, divided evenly
-            for member, n in divide.divide(total, list(d.members), name).items():
-                shares[member][field] = n
+        shares = manifest.shares(template, d.replicas, d.members, name)
         waits = [pol.failover.toleration_seconds - (now - m.not_ready_since)
                  for m in fleet if not m.ready and m.not_ready_since is not None
                  and now - m.not_ready_since < pol.failover.toleration_seconds]

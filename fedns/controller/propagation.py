@@ -5,8 +5,9 @@ Keys are ``(group/kind, namespace, name)`` (``("apps/Deployment", "team", "web")
 ``("Namespace", "", "team")``).  A reconcile reads the template from the endpoint's
 storage, decides which members get a copy and how many replicas each
 (:mod:`fedns.controller.placing`: a Placement, ClusterPlacement or Federation v1's
-annotations, else every member with replicas divided evenly; the decision is recorded
-on the template first), and for each member chosen:
+annotations, else every member with replicas divided evenly, a Job's completions too:
+:mod:`propagate.jobs`; the decision is recorded on the template first), and for each
+member chosen:
 
 - a member that is not Ready is left alone: its outcome is ``Unreachable`` and its
   health event brings the key back when it answers;

@@ -20,6 +20,7 @@ import dataclasses
 import hmac
 import logging
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -531,9 +532,8 @@ class Server:
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
-        events = self.storage.watch(kind, target.namespace, resource_version=revision,
-                                    labels=labels, fields=fields, initial=initial,
-                                    encoded=output.form == "json")
+        events = self._watch_events(target, revision, labels, fields, initial,
+                                    output.form == "json")
 
         async def pump() -> None:
             nonlocal last_revision, finished, failure, room
@@ -610,6 +610,16 @@ class Server:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write_eof()
         return response
+
+
+    def _watch_events(self, target: Target, revision: int, labels: selectors.Selector,
+                      fields: selectors.FieldSelector, initial: bool, encoded: bool
+                      ) -> AsyncIterator[storage.WatchEvent]:
+        """What a watch streams: the Storage's events (a server serving more than its
+        Storage holds adds to them)."""
+        return self.storage.watch(target.kind, target.namespace, resource_version=revision,
+                                  labels=labels, fields=fields, initial=initial,
+                                  encoded=encoded)
 
 
 def _int(text: str, name: str) -> int:

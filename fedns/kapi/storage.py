@@ -15,6 +15,11 @@ for ``encoded`` events and :meth:`Storage.served_json` give an object's JSON by
 splicing its resourceVersion into them (:func:`fedns.kapi.objects.with_version`)
 rather than decoding and encoding it again; a remembered value is used only while it
 is equal to the Store's.
+
+With ``Settings(event_ttl=N)`` every write of an Event (``v1`` and ``events.k8s.io``)
+puts it on a Store lease of N seconds (:mod:`fedns.kapi.leases`), as kube-apiserver's
+``--event-ttl`` does: the Store deletes it N seconds (plus at most 5 %) after its last
+write, and watchers see DELETED.
 """
 
 from __future__ import annotations
@@ -31,8 +36,17 @@ from typing import Any
 
 from fedns import safeload
 from fedns.kapi import apply as server_apply
-from fedns.kapi import (fieldvalidation, objects, patch, registry, selectors, shapes, status,
-                        strategic)
+from fedns.kapi import (
+    fieldvalidation,
+    leases,
+    objects,
+    patch,
+    registry,
+    selectors,
+    shapes,
+    status,
+    strategic,
+)
 from fedns.kapi.registry import Kind
 from fedns.store import base
 
@@ -68,6 +82,9 @@ class Settings:
     # propagationPolicy is Foreground or Orphan leaves the object with the
     # foregroundDeletion or orphan finalizer for the collector to finish, as in kube.
     garbage_collector: bool = False
+    # seconds an Event lives after its last write (kube-apiserver's --event-ttl); 0:
+    # for ever
+    event_ttl: int = 0
 
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         return _network(self.service_cidr)
@@ -121,6 +138,8 @@ class Storage:
         # namespace -> (value, whether it is Terminating)
         self._terminating: collections.OrderedDict[str, tuple[bytes, bool]] = \
             collections.OrderedDict()
+        self._event_leases = leases.Leases(store, self.settings.event_ttl) \
+            if self.settings.event_ttl > 0 else None
 
     # -- keys --------------------------------------------------------------
 
@@ -344,13 +363,25 @@ class Storage:
             return await kind.commit(key, int(expected), obj,
                                      value if obj is not None else None)
         checks = [*compares] + [base.absent(k) for k in claims.claim]
-        if obj is not None:
-            ops: list[base.Op] = [base.Put(key, value)]
-        else:
-            ops = [base.Delete(key)]
-        ops += [base.Put(k, v) for k, v in claims.claim.items()]
-        ops += [base.Delete(k) for k in claims.release]
-        result = await self.store.txn(checks, ops)
+        expiring = obj is not None and self._event_leases is not None and _expires(kind)
+        for attempt in range(2):
+            lease = await self._event_leases.lease() \
+                if expiring and self._event_leases is not None else 0
+            if obj is not None:
+                ops: list[base.Op] = [base.Put(key, value, lease)]
+            else:
+                ops = [base.Delete(key)]
+            ops += [base.Put(k, v) for k, v in claims.claim.items()]
+            ops += [base.Delete(k) for k in claims.release]
+            try:
+                result = await self.store.txn(checks, ops)
+            except base.LeaseNotFound:
+                # the shared lease ran out between grant and write: once more, fresh
+                if not lease or attempt or self._event_leases is None:
+                    raise
+                self._event_leases.forget(lease)
+                continue
+            break
         if not result.succeeded:
             return 0
         if obj is not None:
@@ -816,6 +847,11 @@ class Storage:
         changed = event.prev is not None or event.kv.create_revision != revision
         return WatchEvent("MODIFIED" if changed else "ADDED", None, revision,
                           self._served(event.kv, revision))
+
+
+def _expires(kind: Kind) -> bool:
+    """Objects of ``kind`` live on a lease of ``Settings.event_ttl``: Events."""
+    return kind.kind == "Event" and kind.group in ("", "events.k8s.io")
 
 
 def _rendered(kind: Kind, obj: Obj) -> Obj:

@@ -17,6 +17,9 @@ JSON, no model objects: the cache holds plain dicts).  Guarantees:
   (the API server sends DELETED for it).
 
 Each change reaches ``on_change(kind, key, obj, old)``; ``obj`` is None on delete.
+A ``transform`` (as client-go's ``SetTransform``) is applied to every object as it
+arrives, before it is cached or handed on: it keeps only what the caller needs (it
+must keep ``metadata``'s name, namespace and resourceVersion).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from fedns.members import transport as transport_mod
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, str, "dict[str, Any] | None", "dict[str, Any] | None"], None]
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def object_key(obj: dict[str, Any]) -> str:
@@ -91,6 +95,7 @@ class Informer:
         watch_timeout: int = 300,
         backoff_base: float = 0.2,
         backoff_cap: float = 30.0,
+        transform: Transform | None = None,
     ) -> None:
         self.kind = kind
         self.path = path
@@ -100,6 +105,7 @@ class Informer:
         self.page_size = page_size
         self.watch_timeout = watch_timeout
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.transform = transform
         self.cache: dict[str, dict[str, Any]] = {}
         self.resource_version = ""
         self.synced = asyncio.Event()
@@ -131,6 +137,8 @@ class Informer:
 
     async def _relist(self) -> None:
         items, rv = await self._list_pages()
+        if self.transform is not None:
+            items = [self.transform(obj) for obj in items]
         fresh = {object_key(obj): obj for obj in items}
         old = self.cache
         self.cache = fresh
@@ -178,6 +186,8 @@ class Informer:
             if rv:
                 self.resource_version = rv
             return
+        if self.transform is not None:
+            obj = self.transform(obj)
         key = object_key(obj)
         old = self.cache.get(key)
         if kind == "DELETED":

@@ -186,7 +186,8 @@ class Member:
         self._runs[name] = asyncio.create_task(self.informers[name].run(),
                                                name=f"{self.name}-{name}")
 
-    def _add(self, scope: Scope, on_change: informer.OnChange | None) -> informer.Informer:
+    def _add(self, scope: Scope, on_change: informer.OnChange | None,
+             transform: informer.Transform | None = None) -> informer.Informer:
         name = scope.name
         handlers = self._handlers[name] = []
 
@@ -198,13 +199,15 @@ class Member:
         if on_change is not None:
             handlers.append(on_change)
         inf = informer.Informer(scope.resource.kind, scope.resource.path(scope.namespace),
-                                self.transport, dispatch, label_selector=scope.label_selector)
+                                self.transport, dispatch, label_selector=scope.label_selector,
+                                transform=transform)
         self.informers[name], self._scopes[name] = inf, scope
         return inf
 
     async def follow(self, resource: kinds.Resource, *, namespace: str = "",
                      label_selector: str = "",
-                     on_change: informer.OnChange | None = None) -> informer.Informer:
+                     on_change: informer.OnChange | None = None,
+                     transform: informer.Transform | None = None) -> informer.Informer:
         """Follow ``resource`` (in ``namespace``, or every namespace when "", narrowed
         by ``label_selector``) into a cache of its own; returns its informer, running
         when the member is started (wait on ``informer.synced`` for its first list).
@@ -212,14 +215,15 @@ class Member:
         Changes go to ``on_change`` (the member's own ``on_change`` when None), with
         ``source`` = ``member/Kind``.  Following the same scope again adds the handler
         (once) and replays the cache to it as additions, so a late subscriber sees
-        what earlier ones saw."""
+        what earlier ones saw.  ``transform`` trims each object before it is cached
+        (:class:`informer.Informer`); the first follow of a scope sets it."""
         scope = Scope(resource, namespace, label_selector)
         resource.path(namespace)  # a namespace for a cluster-scoped kind: ValueError
         handler = on_change if on_change is not None else self._on_change
         name = scope.name
         existing = self._scopes.get(name)
         if existing is None:
-            inf = self._add(scope, handler)
+            inf = self._add(scope, handler, transform)
             if self._started:
                 self._run(name)
             return inf

@@ -38,6 +38,7 @@ from fedns.sim import controllers, runtime, tls
 from fedns.store import memory
 
 NODES_PER_MEMBER = 2
+EVENT_TTL = 3600  # seconds a member keeps an Event: kube-apiserver's --event-ttl default
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _TOPOLOGY = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
@@ -192,7 +193,8 @@ class Member:
         self.server: server.Server | None = None
         self.registry = builtin.registry()
         self.storage = storage.Storage(self.store, self.registry,
-                                       settings=storage.Settings(garbage_collector=True))
+                                       settings=storage.Settings(garbage_collector=True,
+                                                                 event_ttl=EVENT_TTL))
         self.controllers: runtime.Runtime | None = None
         self._seeded = False
 

@@ -11,7 +11,9 @@ the old ReplicaSets to 0 and waits for their Pods to go before the new one start
 Old ReplicaSets at 0 beyond ``revisionHistoryLimit`` are deleted.  Status has
 ``observedGeneration``, the replica counts and the Available and Progressing
 conditions with upstream's reasons and messages, including ProgressDeadlineExceeded.
-Paused Deployments only scale.  Not for: proportional scaling of several live
+Paused Deployments only scale.  Each scale of a ReplicaSet is a ``ScalingReplicaSet``
+Event on the Deployment with upstream's message ("Scaled up replica set web-5d8f to 3",
+"Scaled down replica set web-5d8f to 1 from 2").  Not for: proportional scaling of several live
 ReplicaSets (a mid-rollout scale goes to the new one), adoption by selector.
 """
 
@@ -29,6 +31,9 @@ Obj = dict[str, Any]
 HASH = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 HISTORY = "deployment.kubernetes.io/revision-history"
+# the Event a scale writes, as kube-controller-manager's deployment controller does
+SCALING = "ScalingReplicaSet"
+COMPONENT = "deployment-controller"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX = "deployment.kubernetes.io/max-replicas"
 _NOT_COPIED = {"kubectl.kubernetes.io/last-applied-configuration", REVISION, HISTORY,
@@ -175,10 +180,16 @@ class Deployments(runtime.Controller):
                            "ownerReferences": [meta.owner_ref(d)]},
               "spec": rs_spec}
         try:
-            return await self.runtime.create(self.rs_kind, rs)
+            created = await self.runtime.create(self.rs_kind, rs)
         except status.ApiError as err:
             if err.reason != "AlreadyExists":
                 raise
+        else:
+            if replicas:
+                await self.runtime.record(d, "Normal", SCALING,
+                                          f"Scaled up replica set {name} to {replicas}",
+                                          COMPONENT)
+            return created
         existing = await self.runtime.storage.get(self.rs_kind, meta.key(d)[0], name)
         if meta.controller_uid(existing) == meta.uid(d) and meta.template_equal(
                 (existing.get("spec") or {}).get("template"), spec.get("template")):
@@ -210,7 +221,13 @@ class Deployments(runtime.Controller):
                                                     MAX: str(want + surge)})
         changed = dict(rs, metadata=dict(meta.meta(rs), annotations=annotations),
                        spec=dict(rs.get("spec") or {}, replicas=replicas))
-        return await self.runtime.update(self.rs_kind, changed)
+        scaled = await self.runtime.update(self.rs_kind, changed)
+        before = _spec_replicas(rs)
+        if before != replicas:
+            await self.runtime.record(
+                d, "Normal", SCALING, f"Scaled {'up' if replicas > before else 'down'} "
+                f"replica set {meta.key(rs)[1]} to {replicas} from {before}", COMPONENT)
+        return scaled
 
     async def _roll(self, d: Obj, new_rs: Obj, olds: list[Obj], replicas: int, surge: int,
                     unavailable: int) -> tuple[Obj, list[Obj]]:

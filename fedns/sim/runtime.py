@@ -281,6 +281,30 @@ class Runtime:
         changed["status"] = new_status
         return await self.update(kind, changed, subresource="status")
 
+    async def record(self, involved: Obj, type_: str, reason: str, message: str,
+                     component: str) -> None:
+        """A core/v1 Event about ``involved``, as kube-controller-manager's and the
+        scheduler's recorders write one (named ``<object>.<hex nanoseconds>``, source
+        ``component``).  Best effort, as theirs: a failure is logged, never raised."""
+        m = meta.meta(involved)
+        namespace = str(m.get("namespace") or "default")
+        now = self.timestamp()
+        event = {"apiVersion": "v1", "kind": "Event",
+                 "metadata": {"name": f"{m.get('name')}.{time.time_ns():x}",
+                              "namespace": namespace},
+                 "involvedObject": {"apiVersion": involved.get("apiVersion"),
+                                    "kind": involved.get("kind"), "name": m.get("name"),
+                                    "namespace": namespace, "uid": m.get("uid"),
+                                    "resourceVersion": m.get("resourceVersion")},
+                 "reason": reason, "message": message, "type": type_,
+                 "source": {"component": component}, "reportingComponent": component,
+                 "reportingInstance": "", "firstTimestamp": now, "lastTimestamp": now,
+                 "count": 1}
+        try:
+            await self.storage.create(self.kind("events"), namespace, event, owned=True)
+        except status.ApiError as err:
+            log.debug("event %s about %s/%s: %s", reason, namespace, m.get("name"), err)
+
     async def delete(self, kind: Kind, obj: Obj, policy: str = "Background",
                      precondition: bool = True) -> None:
         namespace, name = meta.key(obj)

@@ -7,7 +7,9 @@ affinity, cpu, memory and pod count against ``allocatable``); the binding sets
 ``spec.nodeName`` and the ``PodScheduled=True`` condition, as the binding
 subresource does.  A Pod that fits nowhere stays Pending with ``PodScheduled=False``,
 reason ``Unschedulable``, and is tried again whenever a Node changes or a bound Pod
-goes away.  Not for: preemption, priorities, inter-pod affinity, topology spread.
+goes away.  Events, as kube-scheduler's: ``Scheduled`` ("Successfully assigned
+NS/POD to NODE") on binding, a Warning ``FailedScheduling`` with the message each time
+it changes.  Not for: preemption, priorities, inter-pod affinity, topology spread.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ class Scheduler(runtime.Controller):
             status["conditions"] = meta.set_condition(
                 status.get("conditions") or [], "PodScheduled", "False", "Unschedulable",
                 message, now, heartbeat="lastProbeTime")
-            await self.runtime.update_status(self.pods_kind, pod, status)
+            updated = await self.runtime.update_status(self.pods_kind, pod, status)
+            await self.runtime.record(updated, "Warning", "FailedScheduling", message, SCHEDULER)
             return None
         self.waiting.discard(k)
         bound = dict(pod)
@@ -112,5 +115,8 @@ class Scheduler(runtime.Controller):
                 item.pop("reason", None)
                 item.pop("message", None)
                 item["lastProbeTime"] = None
-        await self.runtime.update_status(self.pods_kind, bound, status)
+        bound = await self.runtime.update_status(self.pods_kind, bound, status)
+        namespace, name = meta.key(bound)
+        await self.runtime.record(bound, "Normal", "Scheduled", f"Successfully assigned "
+                                  f"{namespace}/{name} to {meta.key(best)[1]}", SCHEDULER)
         return None

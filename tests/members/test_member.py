@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from fedns.members import member
+from fedns.members import kinds, member
 from placement import topology
-from tests.members.conftest import SERVICES, SLICES, lb_service
+from tests.members.conftest import EVENTS, SERVICES, SLICES, lb_service
 from tests.support import aio
 
 
@@ -146,3 +146,27 @@ def test_bad_kubeconfig_is_one_line(tmp_path):
     spec = member.MemberSpec(name="x", kubeconfig=str(tmp_path / "missing"))
     with pytest.raises(member.MemberConfigError, match=r"^member 'x': kubeconfig"):
         member.Member(spec)
+
+
+async def test_a_transform_trims_what_the_cache_keeps_from_list_and_watch(sim):
+    sims, path = sim
+    storage = sims[0].server.storage
+
+    def event(name: str) -> dict:
+        return {"metadata": {"name": name, "namespace": "default"}, "reason": "R",
+                "message": "m" * 1000, "involvedObject": {"kind": "Pod", "name": "p"}}
+
+    def short(obj: dict) -> dict:
+        return {"metadata": obj["metadata"], "reason": obj["reason"]}
+
+    seen: list = []
+    await storage.create(EVENTS, "default", event("listed"))
+    async with running(path, "umich") as m:
+        inf = await m.follow(kinds.EVENT, transform=short,
+                             on_change=lambda s, key, obj, old: seen.append((key, obj)))
+        await aio.until(inf.synced.is_set, 10, "the Events listed")
+        await storage.create(EVENTS, "default", event("watched"))
+        await aio.until(lambda: "default/watched" in inf.cache, 10, "the watched Event")
+        assert {k: sorted(o) for k, o in inf.cache.items()} == {
+            "default/listed": ["metadata", "reason"], "default/watched": ["metadata", "reason"]}
+        assert all("message" not in obj for _, obj in seen)

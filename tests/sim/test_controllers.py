@@ -479,3 +479,45 @@ async def test_cronjob_creates_jobs_on_schedule_with_an_injected_clock():
         await aio.until(complete, 30, "the job completes")
     finally:
         await member.close()
+
+
+def _events(events: list[Obj], reason: str) -> list[tuple[str, str, str]]:
+    return [(e["type"], e["involvedObject"]["kind"], e["message"]) for e in events
+            if e["reason"] == reason]
+
+
+async def test_the_controllers_record_kube_controller_managers_events(sim):
+    await sim.create("deployments", deployment(replicas=2), "apps")
+    await wait_deployment(sim, "web", 2)
+    await sim.patch("deployments", "web", {"spec": {"replicas": 1}}, "apps")
+    await wait_deployment(sim, "web", 1)
+    rs = (await sim.list("replicasets", "apps"))[0]["metadata"]["name"]
+    pods = [p["metadata"]["name"] for p in await sim.list("pods")]
+
+    async def scaled() -> list[Obj] | None:
+        events = await sim.list("events")
+        return events if len(_events(events, "ScalingReplicaSet")) == 2 else None
+    events = await aio.until(scaled, 10, "two ScalingReplicaSet Events")
+    assert _events(events, "ScalingReplicaSet") == [
+        ("Normal", "Deployment", f"Scaled up replica set {rs} to 2"),
+        ("Normal", "Deployment", f"Scaled down replica set {rs} to 1 from 2")]
+    scheduled = _events(events, "Scheduled")
+    assert len(scheduled) == 2 and all(kind == "Pod" for _, kind, _ in scheduled)
+    assert any(message.startswith(f"Successfully assigned default/{pods[0]} to umich-")
+               for _, _, message in scheduled)
+    scaling = next(e for e in events if e["reason"] == "ScalingReplicaSet")
+    assert scaling["source"] == {"component": "deployment-controller"}
+    assert scaling["involvedObject"]["uid"] == (await sim.get("deployments", "web", "apps")
+                                                )["metadata"]["uid"]
+
+
+async def test_a_pod_that_fits_nowhere_is_a_failed_scheduling_warning(sim):
+    spec = deployment(replicas=1)
+    spec["spec"]["template"]["spec"]["nodeSelector"] = {"disk": "ssd"}
+    await sim.create("deployments", spec, "apps")
+
+    async def warned() -> list[tuple[str, str, str]]:
+        return _events(await sim.list("events"), "FailedScheduling")
+    (warning,) = await aio.until(warned, 10, "a FailedScheduling Event")
+    assert warning[:2] == ("Warning", "Pod")
+    assert warning[2].startswith("0/2 nodes are available: 2 node(s) didn't match")
