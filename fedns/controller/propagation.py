@@ -214,6 +214,7 @@ class PropagationController(runtime.Controller):
             return ()
         owner = endpointrs.EndpointReplicaSets.owner(event.kind, event.key, event.obj, event.old)
         if owner is not None:  # a member's Deployment made it: a copy's, its template's
+            self.replica_sets.observe(event.member, event.key, event.obj, event.old)
             live = self._cached(event.member, "Deployment", owner[1], owner[2])
             return [owner] if manifest.is_copy(live) else []
         gk = self.by_member_kind.get(event.kind)

@@ -4,7 +4,8 @@
 - a key is never handed to two workers at once: while it is processing, a new
   ``add`` only marks it dirty, and ``done`` puts it back in the queue;
 - ``add(key, urgent=True)`` puts a key before the others (a new object's first
-  reconcile before the status-driven ones of a burst);
+  reconcile before the status-driven ones of a burst), four urgent keys to one of the
+  others while both wait;
 - ``add_after`` delays a key; ``add_rate_limited`` delays it by the larger of a
   per-key exponential backoff and a global token bucket; ``forget`` resets the
   key's backoff once it succeeds.
@@ -23,6 +24,7 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+URGENT_RUN = 4  # urgent keys handed out before one waiting in the normal line
 
 
 class ExponentialBackoff(Generic[K]):
@@ -79,6 +81,7 @@ class WorkQueue(Generic[K]):
         self._queued: set[K] = set()  # waiting in a line (dirty and not processing)
         self._in_urgent: set[K] = set()  # queued keys whose entry is in the urgent line
         self._hurry: set[K] = set()  # asked for urgently: the next _line is urgent
+        self._run = 0  # urgent keys handed out in a row
         self._dirty: set[K] = set()  # needs processing (queued, or re-added while processing)
         self._processing: set[K] = set()
         self._waiting: list[tuple[float, int, K]] = []  # heap of delayed adds
@@ -149,10 +152,22 @@ class WorkQueue(Generic[K]):
         return key
 
     def _pop(self) -> K | None:
+        """The urgent line first, but every :data:`URGENT_RUN` urgent keys one waiting
+        in the normal line goes (a long burst must not starve the follow-ups)."""
+        if self._run >= URGENT_RUN:
+            key = self._pop_normal()
+            if key is not None:
+                self._run = 0
+                return key
         while self._urgent:
             key = self._urgent.popleft()
             if key in self._in_urgent:
+                self._run += 1
                 return key
+        self._run = 0
+        return self._pop_normal()
+
+    def _pop_normal(self) -> K | None:
         while self._queue:
             key = self._queue.popleft()
             if key in self._queued and key not in self._in_urgent:

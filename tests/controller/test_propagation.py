@@ -329,10 +329,12 @@ async def test_the_endpoint_keeps_a_replicaset_per_deployment(world):
                                                    "uid": f"{name}-uid", "controller": True}]},
             "spec": {"template": pod_template},
             "status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2}}
-    event = propagation.runtime.MemberEvent(
-        "east", "ReplicaSet", "default/web-x",
-        members["east"].cache("ReplicaSet made by Deployments").cache["default/web-x"], None)
-    assert list(ctl.map(event)) == [DEPLOY], "a member's ReplicaSet brings its Deployment back"
+    for name, m in members.items():  # as each member's informer reports it
+        event = propagation.runtime.MemberEvent(
+            name, "ReplicaSet", "default/web-x",
+            m.cache("ReplicaSet made by Deployments").cache["default/web-x"], None)
+        assert list(ctl.map(event)) == [DEPLOY], \
+            "a member's ReplicaSet brings its Deployment back"
     await converge(ctl, DEPLOY, rounds=1)
     (rs,) = (await st.list(sets, "default")).items
     assert rs["status"]["readyReplicas"] == 6 and rs["status"]["availableReplicas"] == 6

@@ -61,6 +61,16 @@ def test_urgent_keys_go_first(adds, expected):
     assert len(q) == 0
 
 
+def test_a_long_urgent_run_lets_the_others_through():
+    q = queue.WorkQueue(clock=FakeClock())
+    for key in ["n1", "n2"]:
+        q.add(key)
+    for i in range(10):
+        q.add(f"u{i}", urgent=True)
+    assert drain(q) == ["u0", "u1", "u2", "u3", "n1", "u4", "u5", "u6", "u7", "n2",
+                        "u8", "u9"]
+
+
 def test_urgent_while_processing_requeues_urgently():
     q = queue.WorkQueue(clock=FakeClock())
     q.add("a")
