@@ -121,6 +121,8 @@ class PropagationController(runtime.Controller):
         # (member, Kind, namespace/name) -> (until, the copy as its apply returned it)
         self.recent: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
         self.reporting: set[asyncio.Task[None]] = set()  # Events being written
+        # (member, key) -> (what it was built from, the manifest): see _place
+        self.built: dict[tuple[str, Key], tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self.overrides: dict[bytes, override.Override] = {}
         self.member_labels: dict[str, dict[str, str]] = {}
         self.replica_sets = endpointrs.EndpointReplicaSets(storage, members)
@@ -344,6 +346,8 @@ class PropagationController(runtime.Controller):
         template = await self._template(key)
         if template is None:
             self.known.discard(key)
+            for member in self.members:
+                self.built.pop((member, key), None)
             pending, removed = await self._remove(key, resource, orphan=False)
             if gk == endpointrs.GROUP_KIND:
                 removed += await self.replica_sets.remove_orphans(namespace, name)
@@ -483,10 +487,19 @@ class PropagationController(runtime.Controller):
                                    f"namespace {namespace} is not in the member yet"), 0, 0.0
         operations = override.patches_for(self.overrides.values(), template, member,
                                           self.member_labels.get(member, {}))
-        try:
-            body = manifest.build(template, shares, operations)
-        except override.OverrideFailed as err:  # the Override or the template must change
-            return outcome.Outcome(outcome.ERROR, str(err)), 0, 0.0
+        # a copy's status changes far more often than its template: build once per
+        # template version, share and Overrides
+        memo = (str(template["metadata"].get("resourceVersion")), tuple(sorted(shares.items())),
+                json.dumps(operations, sort_keys=True) if operations else "")
+        hit = self.built.get((member, key))
+        if hit is not None and hit[0] == memo:
+            body = hit[1]
+        else:
+            try:
+                body = manifest.build(template, shares, operations)
+            except override.OverrideFailed as err:  # the Override or the template must change
+                return outcome.Outcome(outcome.ERROR, str(err)), 0, 0.0
+            self.built[(member, key)] = (memo, body)
         live = self._cached(member, resource.kind, namespace, name)
         adopt = manifest.is_true(template, manifest.ADOPT)
         # the member's watch answers "is there an object fedns did not make?" when it

@@ -31,8 +31,16 @@ from typing import Any
 
 from fedns import safeload
 from fedns.kapi import apply as server_apply
-from fedns.kapi import (fieldvalidation, objects, patch, registry, selectors, shapes, status,
-                        strategic)
+from fedns.kapi import (
+    fieldvalidation,
+    objects,
+    patch,
+    registry,
+    selectors,
+    shapes,
+    status,
+    strategic,
+)
 from fedns.kapi.registry import Kind
 from fedns.store import base
 
