@@ -254,7 +254,12 @@ class PropagationController(runtime.Controller):
         for gk, (kind, _) in self.by_gk.items():
             for obj in (await self.storage.list(kind, "")).items:
                 meta = obj["metadata"]
-                found.add((gk, str(meta.get("namespace") or ""), str(meta["name"])))
+                key = (gk, str(meta.get("namespace") or ""), str(meta["name"]))
+                found.add(key)
+                revision = int(meta.get("resourceVersion") or 0)
+                have = self.templates.get(key)
+                if manifest.propagated(obj) and (have is None or have[0] < revision):
+                    self.templates[key] = (revision, obj)  # no read when it is reconciled
         self.known |= found
         for member in self.members:
             found |= self._member_keys(member)
