@@ -494,7 +494,8 @@ class PropagationController(runtime.Controller):
                                           self.member_labels.get(member, {}))
         # a copy's status changes far more often than its template: build once per
         # template version, share and Overrides
-        memo = (str(template["metadata"].get("resourceVersion")), tuple(sorted(shares.items())),
+        memo = (_version(template),
+                tuple(sorted(shares.items())),
                 json.dumps(operations, sort_keys=True) if operations else "")
         hit = self.built.get((member, key))
         if hit is not None and hit[0] == memo:
@@ -651,6 +652,20 @@ class PropagationController(runtime.Controller):
         fresh["status"] = summed
         await self._update(kind, fresh, subresource="status")
         return 1
+
+
+def _version(template: dict[str, Any]) -> tuple[Any, ...]:
+    """What a copy is built from, in short: the generation counts every change but
+    to metadata and status (the endpoint bumps it as kube-apiserver does), so status
+    writes leave it alone; labels and annotations are added (fedns's own are not
+    copied).  An object without a generation: its resourceVersion."""
+    meta = template["metadata"]
+    if "generation" not in meta:
+        return (meta.get("resourceVersion"),)
+    notes = meta.get("annotations") or {}
+    return (meta["generation"], tuple(sorted((meta.get("labels") or {}).items())),
+            tuple(sorted((k, v) for k, v in notes.items()
+                         if not k.startswith(manifest.PREFIX))))
 
 
 def _cache_key(namespace: str, name: str) -> str:
