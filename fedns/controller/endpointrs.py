@@ -39,6 +39,9 @@ class EndpointReplicaSets:
         self.members = members
         self.kind = storage.registry.lookup("apps", "v1", "replicasets")
         self.caches: dict[str, Any] = {}  # member -> informer of its Deployments' sets
+        # (member, namespace, Deployment name) -> its ReplicaSets' cache keys, kept from
+        # the informers' events (:meth:`observe`): a sync looks at its own, not at all
+        self.sets_of: dict[tuple[str, str, str], set[str]] = {}
 
     async def follow(self) -> None:
         """Follow every member's Deployment-made ReplicaSets (once per member)."""
@@ -59,14 +62,29 @@ class EndpointReplicaSets:
         namespace = key.rpartition("/")[0]
         return (GROUP_KIND, namespace, str(ref.get("name", "")))
 
+    def observe(self, member: str, key: str, obj: Any, old: Any) -> None:
+        """A member's ReplicaSet changed: file it under the Deployment owning it."""
+        namespace = key.rpartition("/")[0]
+        for rs, add in ((old, False), (obj, True)):
+            ref = replicasets.controller_of(rs) if rs is not None else None
+            if ref is None or ref.get("kind") != "Deployment":
+                continue
+            owner = (member, namespace, str(ref.get("name", "")))
+            if add:
+                self.sets_of.setdefault(owner, set()).add(key)
+            elif owner in self.sets_of:
+                self.sets_of[owner].discard(key)
+                if not self.sets_of[owner]:
+                    del self.sets_of[owner]
+
     def _member_sets(self, member: str, namespace: str, name: str) -> list[dict[str, Any]]:
-        """The member's ReplicaSets named as its Deployment ``name``'s are
-        (``<name>-<hash>``); which of them that copy controls is checked after."""
+        """The member's ReplicaSets a Deployment ``name`` controls (by name: which of
+        them that copy controls is checked after)."""
         inf = self.caches.get(member)
         if inf is None:
             return []
-        prefix = f"{namespace}/{name}-"
-        return [o for k, o in list(inf.cache.items()) if k.startswith(prefix)]
+        keys = sorted(self.sets_of.get((member, namespace, name), ()))
+        return [o for o in (inf.cache.get(k) for k in keys) if o is not None]
 
     async def _named_after(self, namespace: str, name: str) -> list[dict[str, Any]]:
         """The ReplicaSets named ``<name>-...`` (one range read of their keys, not the

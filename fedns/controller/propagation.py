@@ -68,6 +68,14 @@ FINALIZER = "fedns.io/propagation"
 Key = tuple[str, str, str]
 WAIT = 2.0  # seconds before an object waiting for its namespace is looked at again
 SYNC_TIMEOUT = 10.0  # seconds to wait for newly followed caches of Ready members
+# seconds an applied copy stands in for the member's cache until the cache has it
+# (client-go's MutationCache: a burst must not apply the same copy again)
+RECENT_TTL = 30.0
+# member kinds followed in full, not only fedns's copies: the watch then says whether
+# a name is free, and a new copy costs one request, not a read and a write (Secrets,
+# ConfigMaps, ReplicaSets and Jobs are many or large in a member: read when needed)
+FOLLOWED_IN_FULL = frozenset({*member_mod.KINDS, "Deployment", "StatefulSet", "DaemonSet",
+                              "HorizontalPodAutoscaler", "Ingress"})
 REASONS = {outcome.APPLIED: "Propagated", outcome.CONFLICT: "PropagationConflict",
            outcome.UNREACHABLE: "MemberUnreachable", outcome.WAITING: "PropagationWaiting",
            outcome.ERROR: "PropagationFailed", outcome.DELETING: "DeletingCopies"}
@@ -83,7 +91,7 @@ class PropagationController(runtime.Controller):
     name = "propagation"
     # a reconcile is a chain of round trips (etcd, members), not CPU: many at once keep
     # a burst of templates from queueing behind each other (measured: bench.propagation)
-    workers = 32
+    workers = 128
 
     def __init__(self, storage: Any, members: Mapping[str, member_mod.Member],
                  kinds: Mapping[registry.Kind, member_kinds.Resource],
@@ -108,6 +116,14 @@ class PropagationController(runtime.Controller):
                                        prefixes=tuple(sorted(prefixes)))
         self.caches: dict[tuple[str, str], Any] = {}  # (member, Kind) -> informer
         self.known: set[Key] = set()  # template keys seen in the Store
+        # the templates as the Store's watch and this controller's own writes last saw
+        # them: (revision, object or None once deleted); a reconcile reads no Store
+        self.templates: dict[Key, tuple[int, dict[str, Any] | None]] = {}
+        # (member, Kind, namespace/name) -> (until, the copy as its apply returned it)
+        self.recent: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+        self.reporting: set[asyncio.Task[None]] = set()  # Events being written
+        # (member, key) -> (what it was built from, the manifest): see _place
+        self.built: dict[tuple[str, Key], tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self.overrides: dict[bytes, override.Override] = {}
         self.member_labels: dict[str, dict[str, str]] = {}
         self.replica_sets = endpointrs.EndpointReplicaSets(storage, members)
@@ -151,6 +167,32 @@ class PropagationController(runtime.Controller):
         self.member_labels[name] = labels
         return sorted({k for o in self.overrides.values() for k in self._selected(o)})
 
+    def _saw(self, key: Key, event: runtime.StoreEvent) -> bool:
+        """Remember the template ``event`` carries; False when it needs no look: not
+        newer than what this controller wrote itself, or one that stays at the
+        endpoint (Helm's releases, the endpoint's ReplicaSets: not kept here)."""
+        have = self.templates.get(key)
+        if have is not None and have[0] >= event.revision:
+            return False
+        if event.value is None:
+            self.templates[key] = (event.revision, None)
+            return True
+        try:
+            obj = self.storage.decode(self.by_gk[key[0]][0], event.value, event.revision)
+        except ValueError:
+            self.templates.pop(key, None)  # the reconcile reads it and says what is wrong
+            return True
+        if not manifest.propagated(obj):
+            self.templates.pop(key, None)
+            return False
+        self.templates[key] = (event.revision, obj)
+        return True
+
+    def urgent(self, event: runtime.Event) -> bool:
+        """A template written at the endpoint goes before the copies' status changes:
+        under a burst, copies exist first and status follows."""
+        return isinstance(event, runtime.StoreEvent) and event.prefix in self.by_prefix
+
     def map(self, event: runtime.Event) -> Iterable[Key]:
         if isinstance(event, runtime.StoreEvent):
             if event.prefix == self.overrides_prefix:
@@ -164,7 +206,7 @@ class PropagationController(runtime.Controller):
                     dirty.update(self.known)
                 return dirty
             key = self._store_key(event.prefix, event.key)
-            if key is None:
+            if key is None or not self._saw(key, event):
                 return ()
             self.known.add(key)
             return [key]
@@ -175,6 +217,7 @@ class PropagationController(runtime.Controller):
             return ()
         owner = endpointrs.EndpointReplicaSets.owner(event.kind, event.key, event.obj, event.old)
         if owner is not None:  # a member's Deployment made it: a copy's, its template's
+            self.replica_sets.observe(event.member, event.key, event.obj, event.old)
             live = self._cached(event.member, "Deployment", owner[1], owner[2])
             return [owner] if manifest.is_copy(live) else []
         gk = self.by_member_kind.get(event.kind)
@@ -182,6 +225,8 @@ class PropagationController(runtime.Controller):
             return ()
         namespace, _, name = event.key.rpartition("/")
         key = (gk, namespace, name)
+        if event.obj is None:  # gone from the member: no applied copy stands in for it
+            self.recent.pop((event.member, event.kind, event.key), None)
         found = []
         if key in self.known or manifest.is_copy(event.obj) or manifest.is_copy(event.old):
             found.append(key)
@@ -192,6 +237,7 @@ class PropagationController(runtime.Controller):
 
     def relist(self) -> None:
         self.placer.forget()
+        self.templates.clear()
 
     def _member_keys(self, member: str) -> set[Key]:
         found = set()
@@ -209,7 +255,12 @@ class PropagationController(runtime.Controller):
         for gk, (kind, _) in self.by_gk.items():
             for obj in (await self.storage.list(kind, "")).items:
                 meta = obj["metadata"]
-                found.add((gk, str(meta.get("namespace") or ""), str(meta["name"])))
+                key = (gk, str(meta.get("namespace") or ""), str(meta["name"]))
+                found.add(key)
+                revision = int(meta.get("resourceVersion") or 0)
+                have = self.templates.get(key)
+                if manifest.propagated(obj) and (have is None or have[0] < revision):
+                    self.templates[key] = (revision, obj)  # no read when it is reconciled
         self.known |= found
         for member in self.members:
             found |= self._member_keys(member)
@@ -217,14 +268,14 @@ class PropagationController(runtime.Controller):
 
     async def setup(self) -> None:
         """Follow the members' Deployment-made ReplicaSets (:mod:`.endpointrs`) and every propagated kind in every member (once; a followed kind is kept):
-        the kinds a member always watches in full, the others only fedns's objects (a
+        the kinds of :data:`FOLLOWED_IN_FULL` in full, the others only fedns's objects (a
         member's Secrets and ConfigMaps are none of fedns's business until one has the
         name of a template: then the apply's own read finds it and it is a Conflict)."""
         for name, m in self.members.items():
             for _, resource in self.by_gk.values():
                 if (name, resource.kind) in self.caches:
                     continue
-                selector = "" if resource.kind in member_mod.KINDS else objects.MANAGED_SELECTOR
+                selector = "" if resource.kind in FOLLOWED_IN_FULL else objects.MANAGED_SELECTOR
                 self.caches[(name, resource.kind)] = await m.follow(
                     resource, label_selector=selector)
         await self.replica_sets.follow()
@@ -241,20 +292,34 @@ class PropagationController(runtime.Controller):
     # -- reading -----------------------------------------------------------------
 
     def _cached(self, member: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The member's object as its watch has it, or as this controller's apply
+        returned it when the watch has not caught up yet."""
         inf = self.caches.get((member, kind))
         if inf is None:
             return None
-        found: dict[str, Any] | None = inf.cache.get(f"{namespace}/{name}" if namespace else name)
+        cache_key = f"{namespace}/{name}" if namespace else name
+        found: dict[str, Any] | None = inf.cache.get(cache_key)
+        mine = self.recent.get((member, kind, cache_key))
+        if mine is None:
+            return found
+        until, applied = mine
+        if time.monotonic() < until and not _caught_up(found, applied):
+            return applied
+        del self.recent[(member, kind, cache_key)]
         return found
 
     def _namespaces(self, member: str) -> list[str]:
         inf = self.caches.get((member, "Namespace"))
         return list(inf.cache) if inf is not None else []
 
-    async def _template(self, kind: registry.Kind, namespace: str, name: str
-                        ) -> dict[str, Any] | None:
+    async def _template(self, key: Key) -> dict[str, Any] | None:
+        """The template as last seen (never changed in place), else from the Store."""
+        have = self.templates.get(key)
+        if have is not None:
+            return have[1]
+        kind = self.by_gk[key[0]][0]
         try:
-            found: dict[str, Any] = await self.storage.get(kind, namespace, name)
+            found: dict[str, Any] = await self.storage.get(kind, key[1], key[2])
         except kapi_status.ApiError as err:
             if err.code != 404:
                 raise
@@ -272,6 +337,11 @@ class PropagationController(runtime.Controller):
             if err.code in (404, 409):
                 raise Busy(f"{kind.kind} {meta['name']}: {err}", delay=0.05) from err
             raise
+        key = (templates.group_kind(kind), str(meta.get("namespace") or ""), str(meta["name"]))
+        if key in self.templates:  # followed: the watch's event of this write is no news
+            revision = int((done.get("metadata") or {}).get("resourceVersion") or 0)
+            if revision > self.templates[key][0]:
+                self.templates[key] = (revision, done)
         return done
 
     # -- reconcile -------------------------------------------------------------
@@ -279,12 +349,17 @@ class PropagationController(runtime.Controller):
     async def reconcile(self, key: Any) -> runtime.Result:
         gk, namespace, name = key
         kind, resource = self.by_gk[gk]
-        template = await self._template(kind, namespace, name)
+        template = await self._template(key)
         if template is None:
             self.known.discard(key)
-            _, removed = await self._remove(key, resource, orphan=False)
+            for member in self.members:
+                self.built.pop((member, key), None)
+            pending, removed = await self._remove(key, resource, orphan=False)
             if gk == endpointrs.GROUP_KIND:
                 removed += await self.replica_sets.remove_orphans(namespace, name)
+            have = self.templates.get(key)
+            if not pending and have is not None and have[1] is None:
+                del self.templates[key]  # a tombstone no longer needed
             return runtime.Result(changed=removed)
         if not manifest.propagated(template):
             return runtime.Result()
@@ -292,15 +367,6 @@ class PropagationController(runtime.Controller):
         if meta.get("deletionTimestamp"):
             return await self._finalize(key, kind, resource, template)
         changed = 0
-        finalizers = list(meta.get("finalizers") or [])
-        if FINALIZER not in finalizers and kind.kind != "Namespace":
-            # first the finalizer, then copies: a copy never outlives its template's
-            # record of it (a Namespace's delete does not wait for finalizers; its
-            # copies go when it is gone)
-            fresh = copy.deepcopy(template)
-            fresh["metadata"]["finalizers"] = [*finalizers, FINALIZER]
-            template = await self._update(kind, fresh)
-            changed += 1
         try:
             plan = await self.placer.plan(key, template)
         except placing.BadCount as err:  # the template must change first: no retry
@@ -311,7 +377,11 @@ class PropagationController(runtime.Controller):
             bad = dict.fromkeys(sorted(self.members), outcome.Outcome(outcome.ERROR, str(err)))
             _, reported = await self._report(kind, template, bad)
             return runtime.Result(changed=changed + reported)
-        template, recorded = await self._record(kind, template, plan)
+        # the finalizer and the decision first, in one write, then copies: a copy never
+        # outlives its template's record of it (a Namespace's delete does not wait for
+        # finalizers; its copies go when it is gone)
+        template, recorded = await self._record(kind, template, plan,
+                                                finalize=kind.kind != "Namespace")
         changed += recorded
         # a member gone from the config may linger in a decision that could not change
         placed = [m for m in plan.decision.members if m in self.members]
@@ -343,14 +413,20 @@ class PropagationController(runtime.Controller):
         return runtime.Result(changed=changed, requeue_after=retry)
 
     async def _record(self, kind: registry.Kind, template: dict[str, Any],
-                      plan: placing.Plan) -> tuple[dict[str, Any], int]:
-        """The decision on the template (before any copy follows it), an Event and the
-        decision counter when it changed."""
+                      plan: placing.Plan, finalize: bool = False
+                      ) -> tuple[dict[str, Any], int]:
+        """The decision on the template (before any copy follows it), with the
+        finalizer when ``finalize``; an Event and the decision counter when it
+        changed."""
         notes = manifest.notes_of(template)
-        if notes.get(placing.ANNOTATION) == plan.record:
+        finalizers = list(template["metadata"].get("finalizers") or [])
+        missing = finalize and FINALIZER not in finalizers
+        if notes.get(placing.ANNOTATION) == plan.record and not missing:
             return template, 0
         fresh = copy.deepcopy(template)
         fresh["metadata"]["annotations"] = {**notes, placing.ANNOTATION: plan.record}
+        if missing:
+            fresh["metadata"]["finalizers"] = [*finalizers, FINALIZER]
         updated = await self._update(kind, fresh)
         d, before = plan.decision, plan.previous
         if before is None or (d.members, dict(d.replicas), d.reason) != (
@@ -358,8 +434,8 @@ class PropagationController(runtime.Controller):
             result = placing.result(before, d)
             if self.metrics is not None:
                 self.metrics.placement_decisions.labels(result).inc()
-            await self._emit(kind, updated, placing.REASONS[result],
-                             placing.message(plan), warning=bool(d.reason))
+            self._later(self._emit(kind, updated, placing.REASONS[result],
+                                   placing.message(plan), warning=bool(d.reason)))
         return updated, 1
 
     async def _withdraw(self, kind: registry.Kind, key: Key, resource: member_kinds.Resource,
@@ -379,14 +455,15 @@ class PropagationController(runtime.Controller):
             except errors.TemporaryError as err:
                 pending[member] = outcome.Outcome(outcome.ERROR, str(err))
                 continue
+            self.recent.pop((member, resource.kind, _cache_key(namespace, name)), None)
             d = decision_mod.withdrawn(d, member)
             if not deleted:  # gone already: nothing was evicted
                 continue
             sent += 1
             if self.metrics is not None:
                 self.metrics.placement_evictions.inc()
-            await self._emit(kind, template, "Withdrawn",
-                             f"member {member}: old copy deleted, its replicas run elsewhere")
+            self._later(self._emit(kind, template, "Withdrawn", f"member {member}: old copy "
+                                   "deleted, its replicas run elsewhere"))
         for member in sorted(set(d.withdrawing) | {
                 m for m in self.members if m not in d.members and m not in now
                 and self._copy(m, key, resource) is not None}):
@@ -416,12 +493,27 @@ class PropagationController(runtime.Controller):
                                    f"namespace {namespace} is not in the member yet"), 0, 0.0
         operations = override.patches_for(self.overrides.values(), template, member,
                                           self.member_labels.get(member, {}))
-        try:
-            body = manifest.build(template, shares, operations)
-        except override.OverrideFailed as err:  # the Override or the template must change
-            return outcome.Outcome(outcome.ERROR, str(err)), 0, 0.0
+        # a copy's status changes far more often than its template: build once per
+        # template version, share and Overrides
+        memo = (_version(template),
+                tuple(sorted(shares.items())),
+                json.dumps(operations, sort_keys=True) if operations else "")
+        hit = self.built.get((member, key))
+        if hit is not None and hit[0] == memo:
+            body = hit[1]
+        else:
+            try:
+                body = manifest.build(template, shares, operations)
+            except override.OverrideFailed as err:  # the Override or the template must change
+                return outcome.Outcome(outcome.ERROR, str(err)), 0, 0.0
+            self.built[(member, key)] = (memo, body)
         live = self._cached(member, resource.kind, namespace, name)
         adopt = manifest.is_true(template, manifest.ADOPT)
+        # the member's watch answers "is there an object fedns did not make?" when it
+        # holds every object of the kind, or holds this one with fedns's label
+        inf = self.caches.get((member, resource.kind))
+        checked = manifest.is_managed(live) or (resource.kind in FOLLOWED_IN_FULL and
+                                                inf is not None and inf.synced.is_set())
         if live is not None and not manifest.is_managed(live) and not adopt:
             return outcome.Outcome(outcome.CONFLICT, (
                 f"{resource.describe(namespace, name)} exists without the label "
@@ -430,12 +522,15 @@ class PropagationController(runtime.Controller):
         if not manifest.needs_update(body, live):
             return outcome.Outcome(outcome.APPLIED), 0, 0.0
         try:
-            await m.apply(body, resource=resource, adopt=adopt)
+            applied = await m.apply(body, resource=resource, adopt=adopt, checked=checked)
         except member_mod.NotManaged as err:
             # not in a filtered cache, so no event says when it goes: look again later
             return outcome.Outcome(outcome.CONFLICT, str(err)), 0, err.delay
         except errors.TemporaryError as err:
             return outcome.Outcome(outcome.ERROR, str(err)), 0, err.delay or 1.0
+        if isinstance(applied, dict):
+            self.recent[(member, resource.kind, _cache_key(namespace, name))] = (
+                time.monotonic() + RECENT_TTL, applied)
         return outcome.Outcome(outcome.APPLIED), 1, 0.0
 
     async def _remove(self, key: Key, resource: member_kinds.Resource, *, orphan: bool
@@ -459,6 +554,7 @@ class PropagationController(runtime.Controller):
                     sent += 1
                 elif await m.delete(resource, namespace, name):
                     sent += 1
+                self.recent.pop((member, resource.kind, _cache_key(namespace, name)), None)
             except errors.TemporaryError as err:
                 pending[member] = outcome.Outcome(outcome.ERROR, str(err))
         return pending, sent
@@ -497,15 +593,27 @@ class PropagationController(runtime.Controller):
         fresh = copy.deepcopy(template)
         fresh["metadata"]["annotations"] = {**notes, manifest.MEMBERS: text}
         updated = await self._update(kind, fresh)
-        await asyncio.gather(*(self._event(kind, updated, member, o)
-                               for member, o in outcome.changed(before, outcomes).items()))
+        # one Event per state and message: "members a, b: applied"
+        same: dict[outcome.Outcome, list[str]] = {}
+        for member, o in outcome.changed(before, outcomes).items():
+            same.setdefault(o, []).append(member)
+        for o, names in same.items():
+            who = f"member {names[0]}" if len(names) == 1 else f"members {', '.join(names)}"
+            self._later(self._emit(kind, updated, REASONS.get(o.state, o.state),
+                                   f"{who}: {o.message or o.state.lower()}",
+                                   o.state in outcome.WARNING_STATES))
         return updated, 1
 
-    async def _event(self, kind: registry.Kind, template: dict[str, Any], member: str,
-                     o: outcome.Outcome) -> None:
-        await self._emit(kind, template, REASONS.get(o.state, o.state),
-                         f"member {member}: {o.message or o.state.lower()}",
-                         o.state in outcome.WARNING_STATES)
+    def _later(self, report: Any) -> None:
+        """Write an Event without holding up the reconcile (a report, not the work)."""
+        task = asyncio.create_task(report)
+        self.reporting.add(task)
+        task.add_done_callback(self.reporting.discard)
+
+    async def settle(self) -> None:
+        """Wait for the Events being written."""
+        while self.reporting:
+            await asyncio.gather(*list(self.reporting))
 
     async def _emit(self, kind: registry.Kind, template: dict[str, Any], reason: str,
                     message: str, warning: bool = False) -> None:
@@ -545,3 +653,34 @@ class PropagationController(runtime.Controller):
         fresh["status"] = summed
         await self._update(kind, fresh, subresource="status")
         return 1
+
+
+def _version(template: dict[str, Any]) -> tuple[Any, ...]:
+    """What a copy is built from, in short: the generation counts every change but
+    to metadata and status (the endpoint bumps it as kube-apiserver does), so status
+    writes leave it alone; labels and annotations are added (fedns's own are not
+    copied).  An object without a generation: its resourceVersion."""
+    meta = template["metadata"]
+    if "generation" not in meta:
+        return (meta.get("resourceVersion"),)
+    notes = meta.get("annotations") or {}
+    return (meta["generation"], tuple(sorted((meta.get("labels") or {}).items())),
+            tuple(sorted((k, v) for k, v in notes.items()
+                         if not k.startswith(manifest.PREFIX))))
+
+
+def _cache_key(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}" if namespace else name
+
+
+def _caught_up(cached: dict[str, Any] | None, applied: dict[str, Any]) -> bool:
+    """True when the watch's object is the applied one or a later one (by
+    resourceVersion, as client-go's MutationCache compares them); a version that is
+    not a number says nothing, and the watch's object is taken."""
+    if cached is None:
+        return False
+    try:
+        return int(cached["metadata"]["resourceVersion"]) >= \
+            int(applied["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return True

@@ -3,6 +3,9 @@
 - duplicate keys collapse: a key waiting to be processed is queued once;
 - a key is never handed to two workers at once: while it is processing, a new
   ``add`` only marks it dirty, and ``done`` puts it back in the queue;
+- ``add(key, urgent=True)`` puts a key before the others (a new object's first
+  reconcile before the status-driven ones of a burst), four urgent keys to one of the
+  others while both wait;
 - ``add_after`` delays a key; ``add_rate_limited`` delays it by the larger of a
   per-key exponential backoff and a global token bucket; ``forget`` resets the
   key's backoff once it succeeds.
@@ -21,6 +24,7 @@ from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+URGENT_RUN = 4  # urgent keys handed out before one waiting in the normal line
 
 
 class ExponentialBackoff(Generic[K]):
@@ -70,8 +74,14 @@ class WorkQueue(Generic[K]):
         burst: int = 500,
     ) -> None:
         self._clock = clock
+        # the order of queued keys; an entry whose key is no longer in _queued is stale
+        # (the key moved to the urgent line or was handed out) and skipped
         self._queue: collections.deque[K] = collections.deque()
-        self._queued: set[K] = set()  # in _queue (dirty and not processing)
+        self._urgent: collections.deque[K] = collections.deque()
+        self._queued: set[K] = set()  # waiting in a line (dirty and not processing)
+        self._in_urgent: set[K] = set()  # queued keys whose entry is in the urgent line
+        self._hurry: set[K] = set()  # asked for urgently: the next _line is urgent
+        self._run = 0  # urgent keys handed out in a row
         self._dirty: set[K] = set()  # needs processing (queued, or re-added while processing)
         self._processing: set[K] = set()
         self._waiting: list[tuple[float, int, K]] = []  # heap of delayed adds
@@ -80,15 +90,31 @@ class WorkQueue(Generic[K]):
         self.bucket = TokenBucket(rate, burst, clock)
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._queued)
 
-    def add(self, key: K) -> None:
+    def add(self, key: K, urgent: bool = False) -> None:
         if key in self._dirty:
+            if urgent and key not in self._in_urgent:
+                self._hurry.add(key)
+                if key in self._queued:
+                    self._line(key)  # its entry in the normal line goes stale
+                # else processing: done() queues it in the urgent line
             return
         self._dirty.add(key)
+        if urgent:
+            self._hurry.add(key)
         if key in self._processing:
             return  # done() requeues it
-        self._queue.append(key)
+        self._line(key)
+
+    def _line(self, key: K) -> None:
+        """Queue ``key``: in the urgent line if it was asked for so."""
+        if key in self._hurry:
+            self._hurry.discard(key)
+            self._urgent.append(key)
+            self._in_urgent.add(key)
+        else:
+            self._queue.append(key)
         self._queued.add(key)
 
     def add_after(self, key: K, delay: float) -> None:
@@ -116,20 +142,43 @@ class WorkQueue(Generic[K]):
     def get_nowait(self) -> K | None:
         """The next key to process, now marked processing; None when nothing is due."""
         self._promote()
-        if not self._queue:
+        key = self._pop()
+        if key is None:
             return None
-        key = self._queue.popleft()
         self._queued.discard(key)
+        self._in_urgent.discard(key)
         self._dirty.discard(key)
         self._processing.add(key)
         return key
+
+    def _pop(self) -> K | None:
+        """The urgent line first, but every :data:`URGENT_RUN` urgent keys one waiting
+        in the normal line goes (a long burst must not starve the follow-ups)."""
+        if self._run >= URGENT_RUN:
+            key = self._pop_normal()
+            if key is not None:
+                self._run = 0
+                return key
+        while self._urgent:
+            key = self._urgent.popleft()
+            if key in self._in_urgent:
+                self._run += 1
+                return key
+        self._run = 0
+        return self._pop_normal()
+
+    def _pop_normal(self) -> K | None:
+        while self._queue:
+            key = self._queue.popleft()
+            if key in self._queued and key not in self._in_urgent:
+                return key
+        return None
 
     def done(self, key: K) -> None:
         """Processing of ``key`` ended; if it was re-added meanwhile, queue it again."""
         self._processing.discard(key)
         if key in self._dirty and key not in self._queued:
-            self._queue.append(key)
-            self._queued.add(key)
+            self._line(key)
 
     def next_due(self) -> float | None:
         """Seconds until the earliest delayed key is due, or None if there is none."""
@@ -144,7 +193,7 @@ class WorkQueue(Generic[K]):
     @property
     def depth(self) -> int:
         """Keys waiting: queued now plus delayed."""
-        return len(self._queue) + len(self._waiting)
+        return len(self._queued) + len(self._waiting)
 
 
 class AsyncWorkQueue(WorkQueue[K]):
@@ -159,13 +208,13 @@ class AsyncWorkQueue(WorkQueue[K]):
         self.idle.set()
 
     def _note(self) -> None:
-        if self._queue or self._processing:
+        if self._queued or self._processing:
             self.idle.clear()
         else:
             self.idle.set()
 
-    def add(self, key: K) -> None:
-        super().add(key)
+    def add(self, key: K, urgent: bool = False) -> None:
+        super().add(key, urgent)
         self._wakeup.set()
         self._note()
 
@@ -205,7 +254,7 @@ class AsyncWorkQueue(WorkQueue[K]):
         while not self._shutdown:
             key = self.get_nowait()
             if key is not None:
-                if self._queue:
+                if self._queued:
                     self._wakeup.set()  # more work: let another worker in
                 return key
             self._wakeup.clear()

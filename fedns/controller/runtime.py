@@ -100,6 +100,11 @@ class Controller(abc.ABC):
         """The keys ``event`` may have changed the desired state of."""
         return ()
 
+    def urgent(self, event: Event) -> bool:
+        """True when the keys of ``event`` go before the others in the queue (new work
+        before the follow-ups of a burst: see :meth:`.queue.WorkQueue.add`)."""
+        return False
+
     async def keys(self) -> Iterable[Key]:
         """Every key that could need work (missed deletions included)."""
         return ()
@@ -185,8 +190,11 @@ class Runtime:
             else:
                 wanted = event.prefix in w.prefixes
             if wanted:
-                for key in c.map(event):
-                    c.queue.add(key)
+                keys = c.map(event)
+                if keys:
+                    urgent = c.urgent(event)
+                    for key in keys:
+                        c.queue.add(key, urgent)
                 self._depth(c)
 
     def on_change(self, source: str, key: str, obj: Any, old: Any) -> None:

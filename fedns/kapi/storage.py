@@ -163,7 +163,13 @@ class Storage:
         kv = await self.store.get(self.key(kind, namespace, name))
         if kv is None:
             raise status.not_found(kind.plural, kind.group, name)
-        return _rendered(kind, objects.from_json(kv.value, kv.mod_revision))
+        return self.decode(kind, kv.value, kv.mod_revision)
+
+    @staticmethod
+    def decode(kind: Kind, value: bytes, revision: int) -> Obj:
+        """The object a Store value of ``kind`` at ``revision`` holds, as ``get`` returns
+        it (for those who follow the Store's watch themselves)."""
+        return _rendered(kind, objects.from_json(value, revision))
 
     async def list(self, kind: Kind, namespace: str = "", *,
                    labels: selectors.Selector = (), fields: selectors.FieldSelector = (),

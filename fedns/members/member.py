@@ -266,11 +266,11 @@ class Member:
 
     async def apply(self, obj: dict[str, Any], *, resource: kinds.Resource | None = None,
                     field_manager: str = objects.FIELD_MANAGER, force: bool = True,
-                    adopt: bool = False) -> dict[str, Any]:
+                    adopt: bool = False, checked: bool = False) -> dict[str, Any]:
         """Server-side apply ``obj`` with the managed-by label; the stored object
         (see :meth:`objects.Objects.apply`)."""
         return await self.objects.apply(obj, resource=resource, field_manager=field_manager,
-                                        force=force, adopt=adopt)
+                                        force=force, adopt=adopt, checked=checked)
 
     async def delete(self, resource: kinds.Resource, namespace: str, name: str, *,
                      propagation: str = "Background", only_if_managed: bool = True) -> bool:

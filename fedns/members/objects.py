@@ -175,14 +175,16 @@ class Objects:
 
     async def apply(self, obj: dict[str, Any], *, resource: kinds.Resource | None = None,
                     field_manager: str = FIELD_MANAGER, force: bool = True,
-                    adopt: bool = False) -> dict[str, Any]:
+                    adopt: bool = False, checked: bool = False) -> dict[str, Any]:
         """Server-side apply ``obj`` (stamped with the managed-by label); returns the
         object as the member stored it.
 
         ``resource`` defaults to the one of the object's apiVersion and kind.  An
         existing object without the label raises :class:`NotManaged` unless ``adopt``
-        (then fedns takes it over).  ``force`` takes fields other managers own, as
-        controllers do; without it such a field is a :class:`WriteConflict`."""
+        (then fedns takes it over); ``checked`` says the caller's own watch of the
+        member already answered that (the read is skipped).  ``force`` takes fields
+        other managers own, as controllers do; without it such a field is a
+        :class:`WriteConflict`."""
         if resource is None:
             resource = await self.resource_for(*kinds.of_object(obj))
         body = stamped(obj, resource)
@@ -192,7 +194,7 @@ class Objects:
                              "has no metadata.name")
         namespace = str(body["metadata"].get("namespace") or "")
         what = resource.describe(namespace, name)
-        if not adopt:
+        if not adopt and not checked:
             # one read first: server-side apply would take over a user's object silently
             # (it can only be told "create or update"); an object created between this
             # read and the apply below is the one case left

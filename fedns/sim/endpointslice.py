@@ -88,6 +88,10 @@ class EndpointSlices(runtime.Controller):
         self.slices = rt.watch("endpointslices", "discovery.k8s.io", self._on_slice)
         self.in_namespace: dict[str, set[meta.Key]] = {}
         self.of_service: dict[meta.Key, set[meta.Key]] = {}
+        # Pods by every label; Services by one pair of their selector (a Pod without
+        # that pair cannot match): events cost the matches, not the namespace's size
+        self.pods_by_label = meta.PairIndex()
+        self.services_by_selector = meta.PairIndex()
 
     def _on_service(self, old: Obj | None, new: Obj | None) -> None:
         obj = new if new is not None else old
@@ -96,8 +100,11 @@ class EndpointSlices(runtime.Controller):
         # only Services that select Pods: a Pod event looks at these, not at every one
         if new is None or not selects(new):
             self.in_namespace.get(namespace, set()).discard(meta.key(obj))
+            self.services_by_selector.drop(meta.key(obj))
         else:
             self.in_namespace.setdefault(namespace, set()).add(meta.key(obj))
+            wanted = (new.get("spec") or {}).get("selector") or {}
+            self.services_by_selector.put(meta.key(obj), namespace, [min(wanted.items())])
         if new is None or selects(new) or (old is not None and selects(old)) or \
                 self.of_service.get(meta.key(obj)):
             self.enqueue(meta.key(obj))
@@ -106,7 +113,12 @@ class EndpointSlices(runtime.Controller):
         obj = new if new is not None else old
         assert obj is not None
         namespace = meta.key(obj)[0]
-        for k in self.in_namespace.get(namespace, ()):
+        if new is None:
+            self.pods_by_label.drop(meta.key(obj))
+        else:
+            self.pods_by_label.put(meta.key(obj), namespace, meta.labels(new).items())
+        pairs = [i for p in (old, new) if p is not None for i in meta.labels(p).items()]
+        for k in self.services_by_selector.find(namespace, pairs):
             service = self.services.get(*k)
             if service is None or not selects(service):
                 continue
@@ -142,7 +154,9 @@ class EndpointSlices(runtime.Controller):
         namespace = meta.key(service)[0]
         wanted = (service.get("spec") or {}).get("selector")
         groups: dict[str, tuple[tuple[Obj, ...], list[Obj]]] = {}
-        for pod in sorted(self.pods.items(namespace), key=lambda p: meta.key(p)[1]):
+        candidates = self.pods_by_label.find(namespace, [min((wanted or {}).items())])
+        for pod in sorted((p for p in (self.pods.get(*k) for k in candidates) if p is not None),
+                          key=lambda p: meta.key(p)[1]):
             if not meta.map_matches(wanted, meta.labels(pod)) or \
                     meta.pod_phase(pod) in meta.TERMINAL or \
                     not (pod.get("status") or {}).get("podIP"):

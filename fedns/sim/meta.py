@@ -8,6 +8,7 @@ and writing objects is :mod:`fedns.sim.runtime`'s.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 Obj = dict[str, Any]
@@ -109,6 +110,38 @@ def map_matches(wanted: dict[str, str] | None, have: dict[str, str] | None) -> b
     An empty map matches everything."""
     have = have or {}
     return all(have.get(k) == v for k, v in (wanted or {}).items())
+
+
+class PairIndex:
+    """Keys by the label pairs they are filed under, per namespace: which Pods carry
+    ``app=web``, which Services select on it, without looking at every one."""
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str, str], set[Key]] = {}
+        self._filed: dict[Key, list[tuple[str, str, str]]] = {}
+
+    def put(self, key: Key, namespace: str, pairs: Iterable[tuple[str, str]]) -> None:
+        self.drop(key)
+        filed = [(namespace, k, v) for k, v in pairs]
+        for entry in filed:
+            self._keys.setdefault(entry, set()).add(key)
+        if filed:
+            self._filed[key] = filed
+
+    def drop(self, key: Key) -> None:
+        for entry in self._filed.pop(key, ()):
+            keys = self._keys.get(entry)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._keys[entry]
+
+    def find(self, namespace: str, pairs: Iterable[tuple[str, str]]) -> set[Key]:
+        """The keys filed under any of ``pairs`` in ``namespace``."""
+        found: set[Key] = set()
+        for k, v in pairs:
+            found |= self._keys.get((namespace, k, v), set())
+        return found
 
 
 # -- conditions --------------------------------------------------------------

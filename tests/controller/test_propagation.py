@@ -61,7 +61,7 @@ class FakeMember:
         return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
 
     async def apply(self, obj: dict[str, Any], *, resource: member_kinds.Resource,
-                    adopt: bool = False) -> dict[str, Any]:
+                    adopt: bool = False, checked: bool = False) -> dict[str, Any]:
         if not self.ready:
             raise member_mod.MemberWriteError(f"member {self.name!r}: connection refused")
         cache = self.cache(resource.kind).cache
@@ -111,6 +111,7 @@ async def converge(ctl: propagation.PropagationController, key: tuple[str, str, 
                    rounds: int = 4) -> None:
     for _ in range(rounds):
         await ctl.reconcile(key)
+    await ctl.settle()
 
 
 def copies(members: dict[str, FakeMember], kind_: str = "Deployment",
@@ -131,7 +132,10 @@ async def test_a_deployment_is_divided_and_applied_once(world):
     report = json.loads(template["metadata"]["annotations"][manifest.MEMBERS])
     assert report == {n: {"state": "Applied"} for n in members}
     events = await st.list(kind(st, "", "events"), "default")
-    assert sorted(e["reason"] for e in events.items) == ["Placed"] + ["Propagated"] * 3
+    # one Event per state: the three members' copies in one
+    assert sorted((e["reason"], e["message"]) for e in events.items) == [
+        ("Placed", "placed east=2,north=2,west=2 by default"),
+        ("Propagated", "members east, north, west: applied")]
 
 
 async def test_an_autoscalers_bounds_are_divided(world):
@@ -325,10 +329,12 @@ async def test_the_endpoint_keeps_a_replicaset_per_deployment(world):
                                                    "uid": f"{name}-uid", "controller": True}]},
             "spec": {"template": pod_template},
             "status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2}}
-    event = propagation.runtime.MemberEvent(
-        "east", "ReplicaSet", "default/web-x",
-        members["east"].cache("ReplicaSet made by Deployments").cache["default/web-x"], None)
-    assert list(ctl.map(event)) == [DEPLOY], "a member's ReplicaSet brings its Deployment back"
+    for name, m in members.items():  # as each member's informer reports it
+        event = propagation.runtime.MemberEvent(
+            name, "ReplicaSet", "default/web-x",
+            m.cache("ReplicaSet made by Deployments").cache["default/web-x"], None)
+        assert list(ctl.map(event)) == [DEPLOY], \
+            "a member's ReplicaSet brings its Deployment back"
     await converge(ctl, DEPLOY, rounds=1)
     (rs,) = (await st.list(sets, "default")).items
     assert rs["status"]["readyReplicas"] == 6 and rs["status"]["availableReplicas"] == 6

@@ -45,6 +45,47 @@ def test_a_key_is_never_handed_out_twice_at_once():
     assert q.get_nowait() is None and q.processing == frozenset()
 
 
+@pytest.mark.parametrize("adds, expected", [
+    ([("a", False), ("b", False), ("c", True)], ["c", "a", "b"]),
+    ([("a", False), ("b", True), ("c", True)], ["b", "c", "a"]),
+    # a queued key asked for urgently moves to the urgent line, once
+    ([("a", False), ("b", False), ("b", True), ("b", False)], ["b", "a"]),
+    ([("a", True), ("a", False), ("b", True)], ["a", "b"]),
+], ids=["urgent-first", "urgent-in-order", "promoted", "not-demoted"])
+def test_urgent_keys_go_first(adds, expected):
+    q = queue.WorkQueue(clock=FakeClock())
+    for key, urgent in adds:
+        q.add(key, urgent)
+    assert len(q) == len(expected) and q.depth == len(expected)
+    assert drain(q) == expected
+    assert len(q) == 0
+
+
+def test_a_long_urgent_run_lets_the_others_through():
+    q = queue.WorkQueue(clock=FakeClock())
+    for key in ["n1", "n2"]:
+        q.add(key)
+    for i in range(10):
+        q.add(f"u{i}", urgent=True)
+    assert drain(q) == ["u0", "u1", "u2", "u3", "n1", "u4", "u5", "u6", "u7", "n2",
+                        "u8", "u9"]
+
+
+def test_urgent_while_processing_requeues_urgently():
+    q = queue.WorkQueue(clock=FakeClock())
+    q.add("a")
+    q.add("b")
+    assert q.get_nowait() == "a"
+    q.add("a", urgent=True)  # dirtied while in flight, urgently
+    q.done("a")
+    assert drain(q) == ["a", "b"]
+    q.done("a")
+    q.done("b")
+    q.add("b")
+    q.add("a")
+    assert drain(q) == ["b", "a"], "the urgency was used up"
+
+
 def test_done_without_readd_does_not_requeue():
     q = queue.WorkQueue(clock=FakeClock())
     q.add("a")
