@@ -17,10 +17,13 @@ For each it prints p50/p99/max of the time from the apply's first request to
 and the endpoint's p99 as a multiple of the floor's, with the issue's targets (p99
 under 1 s to every member, under 2 s to Available).
 
-    python -m bench.propagation [--members 3] [--deployments 1000] [--profile FILE]
+    python -m bench.propagation [--members 3] [--deployments 1000] [--rate R]
+                                [--profile FILE]
 
-``--profile FILE`` runs ``fedns run`` under cProfile and prints the functions that
-took the most time; the stats stay in FILE for pstats.
+``--rate R`` starts R applications a second (each applied at the endpoint and, the
+floor, in the members) instead of all at once: the latency of the path itself rather
+than of a queue in front of it.  ``--profile FILE`` runs ``fedns run`` under cProfile
+and prints the functions that took the most time; the stats stay in FILE for pstats.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ def member_name(member: str, svc: str) -> str:
     return f"{member}.{svc}.default.{FEDERATION}.svc.{DOMAIN}"
 
 
-async def main(members: int, count: int, profile: str = "") -> int:
+async def main(members: int, count: int, profile: str = "", rate: float = 0.0) -> int:
     workdir = tempfile.mkdtemp(prefix="fedns-bench-")
     etcd = procs.EtcdCluster(1).start()
     spec_text = ",".join(f"m{i}:r{i % 2}:z{i}" for i in range(members))
@@ -155,9 +158,10 @@ async def main(members: int, count: int, profile: str = "") -> int:
             with urllib.request.urlopen(f"{endpoint}/readyz", timeout=1) as r:
                 return r.status == 200
         await asyncio.to_thread(procs.wait_for, ready, 60, "fedns /readyz")
+        pace = f", {rate:g} a second" if rate > 0 else ", all at once"
         print(f"{members} members x {count} Deployments with a LoadBalancer Service, applied "
-              f"at the endpoint and, the floor, in every member directly ({nodes} Nodes a "
-              f"member)", flush=True)
+              f"at the endpoint and, the floor, in every member directly{pace} ({nodes} "
+              f"Nodes a member)", flush=True)
 
         seen = Seen()
         for s in specs:
@@ -182,8 +186,9 @@ async def main(members: int, count: int, profile: str = "") -> int:
             await send("POST", where + DEPLOYMENTS, deployment(name, replicas))
             await send("POST", where + SERVICES, service(name))
 
-        async def one(kind: str, j: int) -> None:
+        async def one(kind: str, j: int, due: float) -> None:
             name = f"{kind}{j:04d}"
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
             async with limit:
                 started[name] = time.monotonic()
                 for s in specs:
@@ -196,7 +201,8 @@ async def main(members: int, count: int, profile: str = "") -> int:
         order = [(kind, j) for j in range(count) for kind in ("e", "f")]
         random.Random(1).shuffle(order)
         began = time.monotonic()
-        await asyncio.gather(*(one(kind, j) for kind, j in order))
+        await asyncio.gather(*(one(kind, j, began + (i // 2) / rate if rate > 0 else 0.0)
+                               for i, (kind, j) in enumerate(order)))
         print(f"applied {count} at the endpoint and {count} x {members} in the members in "
               f"{time.monotonic() - began:.2f} s", flush=True)
 
@@ -270,7 +276,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.propagation")
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--deployments", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=0.0, metavar="R",
+                        help="start R applications a second (default: all at once)")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="run fedns under cProfile, keep the stats in FILE")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.members, args.deployments, args.profile)))
+    sys.exit(asyncio.run(main(args.members, args.deployments, args.profile, args.rate)))
