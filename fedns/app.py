@@ -105,7 +105,12 @@ class Appliance:
                 continue
             sites.append(dns_settings.Site.make(site, topo.region, topo.zone, subnets,
                                                 member=topo.member))
-        return dns_settings.Settings(zones=(self.settings.domain,), sites=tuple(sites))
+        d = self.settings.dns
+        return dns_settings.Settings(
+            zones=(self.settings.domain,), sites=tuple(sites),
+            tcp_connections=d.tcp_connections, tcp_per_client=d.tcp_per_client,
+            tcp_idle_timeout=d.tcp_idle_timeout, tcp_busy_idle_timeout=d.tcp_busy_idle_timeout,
+            lease_min_ttl=d.lease_min_ttl, lease_max_ttl=d.lease_max_ttl)
 
     def _pods(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every member's Pods, as its informer holds them."""

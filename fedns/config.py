@@ -38,6 +38,16 @@ class DNSSettings:
     sites: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # site -> subnets
     # processes of their own serving DNS (fedns.dnsserver.workers); 0: in fedns's own
     workers: int = 0
+    # TCP connections of a DNS process, in all and per client, and the seconds one may
+    # wait for its next query (busy: while half the slots are taken) (dns.tcp)
+    tcp_connections: int = 512
+    tcp_per_client: int = 32
+    tcp_idle_timeout: float = 10.0
+    tcp_busy_idle_timeout: float = 1.0
+    # a record on a Store lease answers with the lease's time left, clamped (dns.leaseTTL;
+    # CoreDNS's etcd plugin min-lease-ttl / max-lease-ttl)
+    lease_min_ttl: int = 30
+    lease_max_ttl: int = 86_400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +112,19 @@ class _Checker:
                           "unknown field (expected one of " + ", ".join(sorted(known)) + ")")
         return value
 
+    def number(self, where: str, value: Any, default: float, low: float, high: float,
+               integer: bool = True) -> Any:
+        """``value`` when it is a number (an integer with ``integer``) in low..high,
+        else ``default`` and a problem naming ``where``."""
+        if value is None:
+            return default
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+            what = "an integer" if integer else "a number"
+            self.fail(where, f"must be {what} {low:g}..{high:g}, got {value!r}")
+            return default
+        return value
+
     def string(self, where: str, value: Any, default: str = "", required: bool = False,
                check: Callable[[str], str | None] | None = None) -> str:
         if value is None:
@@ -159,7 +182,8 @@ def parse(document: Any, path: str = "config") -> Settings:
     domain = c.string("domain", top.get("domain"), "", True, _dns_name).rstrip(".").lower()
     store_url = c.string("store", top.get("store"), store_urls.DEFAULT_URL, check=_store)
 
-    dns_doc = c.mapping("dns", top.get("dns"), {"listen", "ttl", "sites", "workers"})
+    dns_doc = c.mapping("dns", top.get("dns"), {"listen", "ttl", "sites", "workers", "tcp",
+                                                "leaseTTL"})
     ttl = dns_doc.get("ttl", 30)
     if not isinstance(ttl, int) or isinstance(ttl, bool) or not 1 <= ttl <= 86400:
         c.fail("dns.ttl", f"must be an integer number of seconds 1..86400, got {ttl!r}")
@@ -191,9 +215,35 @@ def parse(document: Any, path: str = "config") -> Settings:
         c.fail("dns.workers", f"must be 0 with a memory:// store (it lives in the fedns "
                f"process; other processes cannot watch it), got {workers}")
         workers = 0
+    tcp = c.mapping("dns.tcp", dns_doc.get("tcp"), {"connections", "perClient",
+                                                    "idleTimeout", "busyIdleTimeout"})
+    connections = c.number("dns.tcp.connections", tcp.get("connections"),
+                           DNSSettings.tcp_connections, 1, 65536)
+    per_client = c.number("dns.tcp.perClient", tcp.get("perClient"),
+                          DNSSettings.tcp_per_client, 1, 65536)
+    if per_client > connections:
+        c.fail("dns.tcp.perClient", f"must be at most dns.tcp.connections ({connections}), "
+               f"got {per_client}")
+    idle = c.number("dns.tcp.idleTimeout", tcp.get("idleTimeout"),
+                    DNSSettings.tcp_idle_timeout, 0.1, 3600, integer=False)
+    busy = c.number("dns.tcp.busyIdleTimeout", tcp.get("busyIdleTimeout"),
+                    min(idle, DNSSettings.tcp_busy_idle_timeout), 0.1, 3600, integer=False)
+    if busy > idle:
+        c.fail("dns.tcp.busyIdleTimeout", f"must be at most dns.tcp.idleTimeout ({idle:g}), "
+               f"got {busy:g}")
+    lease = c.mapping("dns.leaseTTL", dns_doc.get("leaseTTL"), {"min", "max"})
+    lease_min = c.number("dns.leaseTTL.min", lease.get("min"), DNSSettings.lease_min_ttl,
+                         1, 86_400)
+    lease_max = c.number("dns.leaseTTL.max", lease.get("max"), DNSSettings.lease_max_ttl,
+                         1, 2_147_483_647)
+    if lease_min > lease_max:
+        c.fail("dns.leaseTTL.min", f"must be at most dns.leaseTTL.max ({lease_max}), "
+               f"got {lease_min}")
     dns = DNSSettings(
         listen=c.string("dns.listen", dns_doc.get("listen"), DNSSettings.listen, check=_listen),
-        ttl=ttl, sites=sites, workers=workers)
+        ttl=ttl, sites=sites, workers=workers, tcp_connections=connections,
+        tcp_per_client=per_client, tcp_idle_timeout=float(idle),
+        tcp_busy_idle_timeout=float(busy), lease_min_ttl=lease_min, lease_max_ttl=lease_max)
 
     api_doc = c.mapping("api", top.get("api"), {"listen", "token", "certFile", "keyFile",
                                                 "eventTTL"})

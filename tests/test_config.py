@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fedns import config
+from fedns import app, config
+from fedns.dnsserver import settings as dns_settings
 from fedns.sim import tls
 
 GOOD = {
@@ -32,6 +33,23 @@ def test_defaults():
     assert (s.store, s.dns.listen, s.dns.ttl, s.domain) == (
         "memory://", "127.0.0.1:5353", 30, "example.org")
     assert s.dns.workers == 0, "a memory:// store can only be served in its own process"
+
+
+def test_dns_tcp_limits_and_lease_bounds_reach_the_dns_server():
+    defaults = config.parse(GOOD).dns
+    for field in ("tcp_connections", "tcp_per_client", "tcp_idle_timeout",
+                  "tcp_busy_idle_timeout", "lease_min_ttl", "lease_max_ttl"):
+        assert getattr(defaults, field) == getattr(dns_settings.Settings, field), field
+    s = config.parse({**GOOD, "dns": {"tcp": {"connections": 64, "perClient": 4,
+                                              "idleTimeout": 5, "busyIdleTimeout": 0.5},
+                                      "leaseTTL": {"min": 10, "max": 3600}}})
+    d = s.dns
+    assert (d.tcp_connections, d.tcp_per_client, d.tcp_idle_timeout, d.tcp_busy_idle_timeout,
+            d.lease_min_ttl, d.lease_max_ttl) == (64, 4, 5.0, 0.5, 10, 3600)
+    served = app.Appliance(s)._dns_settings()
+    assert (served.tcp_connections, served.tcp_per_client, served.tcp_idle_timeout,
+            served.tcp_busy_idle_timeout, served.lease_min_ttl, served.lease_max_ttl) == \
+        (64, 4, 5.0, 0.5, 10, 3600)
 
 
 def test_dns_workers_default_to_one_process_with_etcd():
@@ -74,12 +92,24 @@ def test_event_ttl(api, ttl):
          "dns.workers: must be 0 with a memory:// store"),
         ({"api": {"eventTTL": "1h"}},
          "api.eventTTL: must be an integer number of seconds 0..31536000"),
+        ({"dns": {"tcp": {"connections": 0}}}, "dns.tcp.connections: must be an integer "
+                                               "1..65536, got 0"),
+        ({"dns": {"tcp": {"connections": 8, "perClient": 9}}},
+         "dns.tcp.perClient: must be at most dns.tcp.connections (8), got 9"),
+        ({"dns": {"tcp": {"idleTimeout": 2, "busyIdleTimeout": 3}}},
+         "dns.tcp.busyIdleTimeout: must be at most dns.tcp.idleTimeout (2), got 3"),
+        ({"dns": {"tcp": {"idle": 2}}}, "dns.tcp.idle: unknown field"),
+        ({"dns": {"leaseTTL": {"min": 600, "max": 60}}},
+         "dns.leaseTTL.min: must be at most dns.leaseTTL.max (60), got 600"),
+        ({"dns": {"leaseTTL": {"max": "1d"}}}, "dns.leaseTTL.max: must be an integer "),
     ],
     ids=["no-federation", "bad-domain", "bad-store-scheme", "bad-store-endpoint", "ttl-string",
          "listen-hostname", "site-host-bits", "api-unknown", "member-no-kubeconfig",
          "member-bad-ipam", "members-not-list", "pool-reversed", "unknown-top",
          "cert-without-key", "key-without-cert", "cert-missing", "workers-negative",
-         "workers-bool", "workers-memory", "event-ttl-string"],
+         "workers-bool", "workers-memory", "event-ttl-string", "tcp-zero",
+         "tcp-per-client-above-all", "tcp-busy-above-idle", "tcp-unknown", "lease-min-above-max",
+         "lease-max-string"],
 )
 def test_each_wrong_field_is_one_line(change, line):
     with pytest.raises(config.ConfigError) as err:

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 from fedns.dnsserver import leases as leases_mod
 from fedns.dnsserver import server as server_mod
@@ -85,17 +86,20 @@ async def running(store: base.Store, settings: settings_mod.Settings,
 
 def settings_for(zone: str | Sequence[str], *, prefix: str = "/skydns",
                  sites: Sequence[settings_mod.Site] = (), ns_names: Sequence[str] = (),
-                 ns_addresses: Sequence[str] = ()) -> settings_mod.Settings:
-    """The settings :func:`serve` uses for its arguments."""
+                 ns_addresses: Sequence[str] = (), **tuning: Any) -> settings_mod.Settings:
+    """The settings :func:`serve` uses for its arguments; ``tuning`` sets other
+    :class:`.settings.Settings` fields (``tcp_connections=64``)."""
     zones = (zone,) if isinstance(zone, str) else tuple(zone)
     return settings_mod.Settings(zones=zones, prefix=prefix, sites=tuple(sites),
-                                 ns_names=tuple(ns_names), ns_addresses=tuple(ns_addresses))
+                                 ns_names=tuple(ns_names), ns_addresses=tuple(ns_addresses),
+                                 **tuning)
 
 
 async def serve(store_url: str, zone: str | Sequence[str], listen: str = DEFAULT_LISTEN, *,
                 prefix: str = "/skydns", sites: Sequence[settings_mod.Site] = (),
                 ns_names: Sequence[str] = (), ns_addresses: Sequence[str] = (),
-                started: Callable[[tuple[str, int]], None] | None = None) -> None:
+                started: Callable[[tuple[str, int]], None] | None = None,
+                **tuning: Any) -> None:
     """Serve the SkyDNS zone(s) ``zone`` held in the Store at ``store_url`` on
     ``listen`` (UDP and TCP) until cancelled.  ``started`` is called with the bound
     (host, port) once queries are answered.  Raises UsageError subclasses for bad
@@ -103,7 +107,7 @@ async def serve(store_url: str, zone: str | Sequence[str], listen: str = DEFAULT
     from fedns import store as store_mod
 
     settings = settings_for(zone, prefix=prefix, sites=sites, ns_names=ns_names,
-                            ns_addresses=ns_addresses)
+                            ns_addresses=ns_addresses, **tuning)
     parse_listen(listen)  # a bad address fails before the Store is opened
     store = await store_mod.open_store(store_url)
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import inspect
 import pathlib
 import re
@@ -17,6 +18,7 @@ import shlex
 
 from fedns.cli import dns as dns_command
 from fedns.dnsserver import daemon
+from fedns.dnsserver import settings as settings_mod
 from tests.dnsserver import helpers
 
 README = pathlib.Path(__file__).resolve().parents[2] / "fedns" / "dnsserver" / "README.md"
@@ -45,9 +47,12 @@ def test_readme_has_the_component_sections():
 
 def test_syntax_options_are_serve_parameters():
     options = {a.dest for a in cli()._actions if a.dest != "help"}
-    params = set(inspect.signature(daemon.serve).parameters)
+    # serve(**tuning) takes the other Settings fields
+    params = set(inspect.signature(daemon.serve).parameters) | {
+        f.name for f in dataclasses.fields(settings_mod.Settings)}
     renamed = {"store": "store_url", "site": "sites", "ns_name": "ns_names",
-               "ns_address": "ns_addresses"}
+               "ns_address": "ns_addresses", "min_lease_ttl": "lease_min_ttl",
+               "max_lease_ttl": "lease_max_ttl"}
     assert {renamed.get(o, o) for o in options} <= params
     assert set(re.findall(r"--[a-z-]+", README.read_text().split("## Syntax")[1]
                           .split("## Examples")[0])) == {f"--{o.replace('_', '-')}" for o in options}
