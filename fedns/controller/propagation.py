@@ -329,15 +329,17 @@ class PropagationController(runtime.Controller):
     async def _update(self, kind: registry.Kind, obj: dict[str, Any],
                       subresource: str = "") -> dict[str, Any]:
         meta = obj["metadata"]
+        key = (templates.group_kind(kind), str(meta.get("namespace") or ""), str(meta["name"]))
+        have = self.templates.get(key)
         try:
+            # the template as last seen spares the write its read (a stale one is a 409)
             done: dict[str, Any] = await self.storage.update(
-                kind, str(meta.get("namespace") or ""), str(meta["name"]), obj,
-                subresource=subresource)
+                kind, key[1], key[2], obj, subresource=subresource, owned=True,
+                current=have[1] if have is not None else None)
         except kapi_status.ApiError as err:
             if err.code in (404, 409):
                 raise Busy(f"{kind.kind} {meta['name']}: {err}", delay=0.05) from err
             raise
-        key = (templates.group_kind(kind), str(meta.get("namespace") or ""), str(meta["name"]))
         if key in self.templates:  # followed: the watch's event of this write is no news
             revision = int((done.get("metadata") or {}).get("resourceVersion") or 0)
             if revision > self.templates[key][0]:
