@@ -59,7 +59,7 @@ from fedns.members import member as member_mod
 from fedns.members import objects
 from placement import decision as decision_mod
 from placement import errors as placement_errors
-from propagate import manifest, order, outcome, override
+from propagate import manifest, order, outcome, override, replicasets
 from propagate import status as propagate_status
 
 log = logging.getLogger(__name__)
@@ -174,13 +174,17 @@ class PropagationController(runtime.Controller):
         have = self.templates.get(key)
         if have is not None and have[0] >= event.revision:
             return False
-        if event.value is None:
+        obj = None
+        if event.value is not None:
+            try:
+                obj = self.storage.decode(self.by_gk[key[0]][0], event.value, event.revision)
+            except ValueError:
+                self.templates.pop(key, None)  # the reconcile reads it and says what is wrong
+                return True
+        if key[0] == endpointrs.RS_GROUP_KIND:  # the endpoint's own ReplicaSets among them
+            self.replica_sets.saw(key[1], key[2], event.revision, obj)
+        if obj is None:
             self.templates[key] = (event.revision, None)
-            return True
-        try:
-            obj = self.storage.decode(self.by_gk[key[0]][0], event.value, event.revision)
-        except ValueError:
-            self.templates.pop(key, None)  # the reconcile reads it and says what is wrong
             return True
         if not manifest.propagated(obj):
             self.templates.pop(key, None)
@@ -238,6 +242,7 @@ class PropagationController(runtime.Controller):
     def relist(self) -> None:
         self.placer.forget()
         self.templates.clear()
+        self.replica_sets.synced = False
 
     def _member_keys(self, member: str) -> set[Key]:
         found = set()
@@ -253,7 +258,11 @@ class PropagationController(runtime.Controller):
     async def keys(self) -> list[Key]:
         found: set[Key] = set()
         for gk, (kind, _) in self.by_gk.items():
-            for obj in (await self.storage.list(kind, "")).items:
+            listing = await self.storage.list(kind, "")
+            if gk == endpointrs.RS_GROUP_KIND:
+                self.replica_sets.listed([o for o in listing.items if replicasets.kept(o)],
+                                         listing.revision)
+            for obj in listing.items:
                 meta = obj["metadata"]
                 key = (gk, str(meta.get("namespace") or ""), str(meta["name"]))
                 found.add(key)
