@@ -2,12 +2,13 @@
 every member, and their members' status summed back onto them.
 
 Keys are ``(group/kind, namespace, name)`` (``("apps/Deployment", "team", "web")``,
-``("Namespace", "", "team")``).  A reconcile reads the template from the endpoint's
-storage, decides which members get a copy and how many replicas each
+``("Namespace", "", "team")``).  A reconcile takes the template as the Store's watch
+and its own writes last showed it (read from the Store only when it has not seen
+it), decides which members get a copy and how many replicas each
 (:mod:`fedns.controller.placing`: a Placement, ClusterPlacement or Federation v1's
 annotations, else every member with replicas divided evenly, a Job's completions too:
-:mod:`propagate.jobs`; the decision is recorded on the template first), and for each
-member chosen:
+:mod:`propagate.jobs`; the decision and the finalizer are recorded on the template
+first, in one write), and for each member chosen:
 
 - a member that is not Ready is left alone: its outcome is ``Unreachable`` and its
   health event brings the key back when it answers;
@@ -15,13 +16,18 @@ member chosen:
   (``Conflict``) unless the template has the annotation ``fedns.io/adopt: "true"``;
 - an object whose namespace the member lacks waits for it (``Waiting``);
 - otherwise the manifest (:func:`propagate.manifest.build`) is applied with
-  server-side apply, only when its hash differs from the member's copy.
+  server-side apply, only when its hash differs from the member's copy.  The
+  member's watch holds every object of the kinds of :data:`FOLLOWED_IN_FULL` (so a
+  new copy is one request) and fedns's copies of the others (a new one is read
+  first); an applied copy stands in for the watch's until the watch has it.
 
 A copy on a member no longer chosen is deleted once the chosen copies are ready and
 its member is reachable (reported ``Deleting`` until then).
 
 The outcome per member goes on the template as the annotation ``fedns.io/members``
-(compact JSON) and, when a member's state changes, as an Event at the endpoint.  The
+(compact JSON) and, when members' states change, as Events at the endpoint (one per
+state and message, written without holding up the reconcile).  Under a burst, keys
+of templates written at the endpoint go before the status-driven ones (four to one).  The
 template's status is the sum of its copies' (:mod:`propagate.status`), written
 through the status subresource.  The template carries the finalizer
 ``fedns.io/propagation``: deleting it deletes the copies in every member first
