@@ -27,6 +27,7 @@ from propagate import replicasets
 log = logging.getLogger(__name__)
 
 GROUP_KIND = "apps/Deployment"
+RS_GROUP_KIND = "apps/ReplicaSet"
 RESOURCE = member_kinds.Resource("apps", "v1", "replicasets", "ReplicaSet", True)
 SELECTOR = replicasets.HASH_LABEL  # exists: the ReplicaSets a Deployment made
 
@@ -42,6 +43,14 @@ class EndpointReplicaSets:
         # (member, namespace, Deployment name) -> its ReplicaSets' cache keys, kept from
         # the informers' events (:meth:`observe`): a sync looks at its own, not at all
         self.sets_of: dict[tuple[str, str, str], set[str]] = {}
+        # the endpoint's own ReplicaSets, from the Store's watch and these writes:
+        # (namespace, Deployment name) -> ReplicaSet name -> (revision, object); read
+        # in place of the Store once ``synced`` (a full list was taken in)
+        self.kept: dict[tuple[str, str], dict[str, tuple[int, dict[str, Any]]]] = {}
+        self.owner_of: dict[tuple[str, str], str] = {}  # (namespace, RS name) -> owner
+        # deleted here, with their last revision: the watch's older news of them is stale
+        self.deleted: dict[tuple[str, str], int] = {}
+        self.synced = False
 
     async def follow(self) -> None:
         """Follow every member's Deployment-made ReplicaSets (once per member)."""
@@ -61,6 +70,54 @@ class EndpointReplicaSets:
             return None
         namespace = key.rpartition("/")[0]
         return (GROUP_KIND, namespace, str(ref.get("name", "")))
+
+    def saw(self, namespace: str, name: str, revision: int,
+            obj: dict[str, Any] | None) -> None:
+        """The endpoint's ReplicaSet ``namespace/name`` at ``revision`` (None: deleted),
+        as the Store's watch or a write of this class saw it; older news is ignored."""
+        owner = self.owner_of.get((namespace, name))
+        have = self.kept.get((namespace, owner), {}).get(name) if owner is not None else None
+        if have is not None and have[0] >= revision:
+            return
+        if (namespace, name) in self.deleted:
+            if revision <= self.deleted[(namespace, name)]:
+                return
+            del self.deleted[(namespace, name)]  # its delete, or a new one of that name
+        if owner is not None:
+            self._forget(namespace, name)
+        if obj is None or not replicasets.kept(obj):
+            return
+        owner = str((replicasets.controller_of(obj) or {}).get("name", ""))
+        self.owner_of[(namespace, name)] = owner
+        self.kept.setdefault((namespace, owner), {})[name] = (revision, obj)
+
+    def _forget(self, namespace: str, name: str, deleted: bool = False) -> None:
+        owner = self.owner_of.pop((namespace, name), None)
+        if owner is None:
+            return
+        sets = self.kept.get((namespace, owner), {})
+        entry = sets.pop(name, None)
+        if deleted and entry is not None:
+            self.deleted[(namespace, name)] = entry[0]
+        if not sets:
+            self.kept.pop((namespace, owner), None)
+
+    def listed(self, found: list[dict[str, Any]], revision: int) -> None:
+        """A full list of the endpoint's ReplicaSets at ``revision``: what it lacks is
+        gone (unless seen after it); from now on reads come from here."""
+        listed = set()
+        for rs in found:
+            meta = rs["metadata"]
+            namespace, name = str(meta.get("namespace") or ""), str(meta["name"])
+            listed.add((namespace, name))
+            self.saw(namespace, name, int(meta.get("resourceVersion") or 0), rs)
+        for namespace, name in list(self.owner_of):
+            owner = self.owner_of[(namespace, name)]
+            entry = self.kept.get((namespace, owner), {}).get(name)
+            if (namespace, name) not in listed and entry is not None and entry[0] <= revision:
+                self._forget(namespace, name)
+        self.deleted = {k: r for k, r in self.deleted.items() if r > revision}
+        self.synced = True
 
     def observe(self, member: str, key: str, obj: Any, old: Any) -> None:
         """A member's ReplicaSet changed: file it under the Deployment owning it."""
@@ -95,7 +152,11 @@ class EndpointReplicaSets:
 
     async def _owned(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         meta = deployment["metadata"]
-        found = await self._named_after(str(meta.get("namespace") or ""), str(meta["name"]))
+        namespace, name = str(meta.get("namespace") or ""), str(meta["name"])
+        if self.synced:
+            found = [obj for _, obj in self.kept.get((namespace, name), {}).values()]
+        else:
+            found = await self._named_after(namespace, name)
         return [rs for rs in found if replicasets.kept(rs) and
                 (replicasets.controller_of(rs) or {}).get("uid") == meta.get("uid")]
 
@@ -116,12 +177,13 @@ class EndpointReplicaSets:
                 writes += await self._delete(namespace, rs["metadata"]["name"])
         try:
             if current is None:
-                current = await self.storage.create(self.kind, namespace, want)
+                current = self._wrote(await self.storage.create(self.kind, namespace, want))
                 writes += 1
             elif current.get("spec") != want["spec"]:
                 fresh = copy.deepcopy(current)
                 fresh["spec"] = want["spec"]
-                current = await self.storage.update(self.kind, namespace, name, fresh)
+                current = self._wrote(await self.storage.update(
+                    self.kind, namespace, name, fresh, owned=True, current=current))
                 writes += 1
             members = []
             for member, c in copies.items():
@@ -131,8 +193,9 @@ class EndpointReplicaSets:
             if status != (current.get("status") or {}):
                 fresh = copy.deepcopy(current)
                 fresh["status"] = status
-                await self.storage.update(self.kind, namespace, name, fresh,
-                                          subresource="status")
+                self._wrote(await self.storage.update(self.kind, namespace, name, fresh,
+                                                      subresource="status", owned=True,
+                                                      current=current))
                 writes += 1
         except kapi_status.ApiError as err:
             if err.code not in (404, 409):
@@ -158,11 +221,19 @@ class EndpointReplicaSets:
                 (replicasets.controller_of(rs) or {}).get("name") == name]
         return sum([await self._delete(namespace, rs["metadata"]["name"]) for rs in gone])
 
+    def _wrote(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        self.saw(str(meta.get("namespace") or ""), str(meta["name"]),
+                 int(meta.get("resourceVersion") or 0), obj)
+        return obj
+
     async def _delete(self, namespace: str, name: str) -> int:
         try:
             await self.storage.delete(self.kind, namespace, name)
         except kapi_status.ApiError as err:
             if err.code != 404:
                 raise
+            self._forget(namespace, name, deleted=True)
             return 0
+        self._forget(namespace, name, deleted=True)
         return 1

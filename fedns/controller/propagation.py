@@ -2,12 +2,13 @@
 every member, and their members' status summed back onto them.
 
 Keys are ``(group/kind, namespace, name)`` (``("apps/Deployment", "team", "web")``,
-``("Namespace", "", "team")``).  A reconcile reads the template from the endpoint's
-storage, decides which members get a copy and how many replicas each
+``("Namespace", "", "team")``).  A reconcile takes the template as the Store's watch
+and its own writes last showed it (read from the Store only when it has not seen
+it), decides which members get a copy and how many replicas each
 (:mod:`fedns.controller.placing`: a Placement, ClusterPlacement or Federation v1's
 annotations, else every member with replicas divided evenly, a Job's completions too:
-:mod:`propagate.jobs`; the decision is recorded on the template first), and for each
-member chosen:
+:mod:`propagate.jobs`; the decision and the finalizer are recorded on the template
+first, in one write), and for each member chosen:
 
 - a member that is not Ready is left alone: its outcome is ``Unreachable`` and its
   health event brings the key back when it answers;
@@ -15,13 +16,18 @@ member chosen:
   (``Conflict``) unless the template has the annotation ``fedns.io/adopt: "true"``;
 - an object whose namespace the member lacks waits for it (``Waiting``);
 - otherwise the manifest (:func:`propagate.manifest.build`) is applied with
-  server-side apply, only when its hash differs from the member's copy.
+  server-side apply, only when its hash differs from the member's copy.  The
+  member's watch holds every object of the kinds of :data:`FOLLOWED_IN_FULL` (so a
+  new copy is one request) and fedns's copies of the others (a new one is read
+  first); an applied copy stands in for the watch's until the watch has it.
 
 A copy on a member no longer chosen is deleted once the chosen copies are ready and
 its member is reachable (reported ``Deleting`` until then).
 
 The outcome per member goes on the template as the annotation ``fedns.io/members``
-(compact JSON) and, when a member's state changes, as an Event at the endpoint.  The
+(compact JSON) and, when members' states change, as Events at the endpoint (one per
+state and message, written without holding up the reconcile).  Under a burst, keys
+of templates written at the endpoint go before the status-driven ones (four to one).  The
 template's status is the sum of its copies' (:mod:`propagate.status`), written
 through the status subresource.  The template carries the finalizer
 ``fedns.io/propagation``: deleting it deletes the copies in every member first
@@ -59,7 +65,7 @@ from fedns.members import member as member_mod
 from fedns.members import objects
 from placement import decision as decision_mod
 from placement import errors as placement_errors
-from propagate import manifest, order, outcome, override
+from propagate import manifest, order, outcome, override, replicasets
 from propagate import status as propagate_status
 
 log = logging.getLogger(__name__)
@@ -174,13 +180,17 @@ class PropagationController(runtime.Controller):
         have = self.templates.get(key)
         if have is not None and have[0] >= event.revision:
             return False
-        if event.value is None:
+        obj = None
+        if event.value is not None:
+            try:
+                obj = self.storage.decode(self.by_gk[key[0]][0], event.value, event.revision)
+            except ValueError:
+                self.templates.pop(key, None)  # the reconcile reads it and says what is wrong
+                return True
+        if key[0] == endpointrs.RS_GROUP_KIND:  # the endpoint's own ReplicaSets among them
+            self.replica_sets.saw(key[1], key[2], event.revision, obj)
+        if obj is None:
             self.templates[key] = (event.revision, None)
-            return True
-        try:
-            obj = self.storage.decode(self.by_gk[key[0]][0], event.value, event.revision)
-        except ValueError:
-            self.templates.pop(key, None)  # the reconcile reads it and says what is wrong
             return True
         if not manifest.propagated(obj):
             self.templates.pop(key, None)
@@ -238,6 +248,7 @@ class PropagationController(runtime.Controller):
     def relist(self) -> None:
         self.placer.forget()
         self.templates.clear()
+        self.replica_sets.synced = False
 
     def _member_keys(self, member: str) -> set[Key]:
         found = set()
@@ -253,7 +264,11 @@ class PropagationController(runtime.Controller):
     async def keys(self) -> list[Key]:
         found: set[Key] = set()
         for gk, (kind, _) in self.by_gk.items():
-            for obj in (await self.storage.list(kind, "")).items:
+            listing = await self.storage.list(kind, "")
+            if gk == endpointrs.RS_GROUP_KIND:
+                self.replica_sets.listed([o for o in listing.items if replicasets.kept(o)],
+                                         listing.revision)
+            for obj in listing.items:
                 meta = obj["metadata"]
                 key = (gk, str(meta.get("namespace") or ""), str(meta["name"]))
                 found.add(key)
@@ -329,15 +344,17 @@ class PropagationController(runtime.Controller):
     async def _update(self, kind: registry.Kind, obj: dict[str, Any],
                       subresource: str = "") -> dict[str, Any]:
         meta = obj["metadata"]
+        key = (templates.group_kind(kind), str(meta.get("namespace") or ""), str(meta["name"]))
+        have = self.templates.get(key)
         try:
+            # the template as last seen spares the write its read (a stale one is a 409)
             done: dict[str, Any] = await self.storage.update(
-                kind, str(meta.get("namespace") or ""), str(meta["name"]), obj,
-                subresource=subresource)
+                kind, key[1], key[2], obj, subresource=subresource, owned=True,
+                current=have[1] if have is not None else None)
         except kapi_status.ApiError as err:
             if err.code in (404, 409):
                 raise Busy(f"{kind.kind} {meta['name']}: {err}", delay=0.05) from err
             raise
-        key = (templates.group_kind(kind), str(meta.get("namespace") or ""), str(meta["name"]))
         if key in self.templates:  # followed: the watch's event of this write is no news
             revision = int((done.get("metadata") or {}).get("resourceVersion") or 0)
             if revision > self.templates[key][0]:

@@ -426,8 +426,14 @@ class Storage:
     # -- update and patch ----------------------------------------------------
 
     async def update(self, kind: Kind, namespace: str, name: str, obj: Obj, *,
-                     subresource: str = "", dry_run: bool = False, owned: bool = False) -> Obj:
-        """Replace the object with ``obj`` (not changed, unless ``owned``)."""
+                     subresource: str = "", dry_run: bool = False, owned: bool = False,
+                     current: Obj | None = None) -> Obj:
+        """Replace the object with ``obj`` (not changed, unless ``owned``).
+
+        ``current``: the stored object as the caller holds it (from this Storage or
+        its watch, never changed since), at ``obj``'s resourceVersion: the write
+        compares against it instead of reading the Store first; if the Store has
+        moved on, it is a conflict as for any stale resourceVersion."""
         incoming = obj if owned else copy.deepcopy(obj)
         self._check_type(kind, incoming)
         fieldvalidation.check(kind, incoming, "update")
@@ -439,11 +445,18 @@ class Storage:
             raise status.bad_request("the namespace of the provided object does not match "
                                      "the namespace sent on the request")
         wanted = str(meta.get("resourceVersion") or "")
+        held = current if wanted and current is not None and \
+            str(objects.meta(current).get("resourceVersion") or "") == wanted else None
         for _ in range(_ATTEMPTS):
-            kv = await self._read(kind, namespace, name)
-            if wanted and wanted != str(kv.mod_revision):
-                raise status.conflict(kind.plural, kind.group, name)
-            current = objects.from_json(kv.value, kv.mod_revision)
+            if held is not None:
+                revision = int(wanted)
+                kv = base.KeyValue(self.key(kind, namespace, name), b"", 0, revision, 0)
+                current, held = held, None
+            else:
+                kv = await self._read(kind, namespace, name)
+                if wanted and wanted != str(kv.mod_revision):
+                    raise status.conflict(kind.plural, kind.group, name)
+                current = objects.from_json(kv.value, kv.mod_revision)
             try:
                 return await self._replace(kind, kv, current, incoming, subresource, dry_run)
             except _Raced:

@@ -345,3 +345,30 @@ async def test_the_endpoint_keeps_a_replicaset_per_deployment(world):
     await st.delete(deploys, "default", "web")
     await converge(ctl, DEPLOY)
     assert (await st.list(sets, "default")).items == []
+
+
+async def test_once_listed_the_endpoint_replicasets_are_read_from_memory(world, monkeypatch):
+    """After the leader's full list the endpoint's ReplicaSets come from what the
+    Store's watch and the controller's own writes showed, not a range read each."""
+    ctl, st, members = world
+    deploys, sets = kind(st, "apps", "deployments"), kind(st, "apps", "replicasets")
+    await ctl.keys()
+    assert ctl.replica_sets.synced
+
+    async def no_reads(namespace, name):
+        raise AssertionError("read the Store")
+    monkeypatch.setattr(ctl.replica_sets, "_named_after", no_reads)
+    await st.create(deploys, "default", deployment(6))
+    await converge(ctl, DEPLOY)
+    (first,) = (await st.list(sets, "default")).items
+    template = await st.get(deploys, "default", "web")
+    template["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
+    await st.update(deploys, "default", "web", template)
+    await converge(ctl, DEPLOY)
+    (second,) = (await st.list(sets, "default")).items
+    assert second["metadata"]["name"] != first["metadata"]["name"], "a new pod template hash"
+    # what the watch shows later (its own create, the old one's delete) is no news
+    ctl.replica_sets.saw("default", first["metadata"]["name"],
+                         int(first["metadata"]["resourceVersion"]), first)
+    assert [o["metadata"]["name"] for _, o in
+            ctl.replica_sets.kept[("default", "web")].values()] == [second["metadata"]["name"]]

@@ -83,6 +83,34 @@ async def test_stale_update_conflicts_and_fresh_update_bumps_generation(api):
     assert "the object has been modified" in err.value.message
 
 
+@pytest.mark.parametrize("subresource", ["", "status"])
+async def test_an_update_given_the_current_object_skips_the_read_and_stays_safe(
+        api, subresource, monkeypatch):
+    services = kind(api, "services")
+    created = await api.create(services, "default", svc("web"))
+    reads = []
+    real_get = api.store.get
+
+    async def counted(key, *args, **kw):
+        reads.append(key)
+        return await real_get(key, *args, **kw)
+    monkeypatch.setattr(api.store, "get", counted)
+    change = ({"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]}}} if subresource
+              else {"spec": {**created["spec"], "sessionAffinity": "ClientIP"}})
+    done = await api.update(services, "default", "web", {**created, **change},
+                            subresource=subresource, current=created)
+    assert reads == [], "the held object stood in for the read"
+    stored = await api.get(services, "default", "web")
+    assert stored == done and int(done["metadata"]["resourceVersion"]) > \
+        int(created["metadata"]["resourceVersion"])
+    # held but stale: the Store moved on, so it is a conflict, and nothing is written
+    with pytest.raises(ApiError) as err:
+        await api.update(services, "default", "web", {**created, **change},
+                         subresource=subresource, current=created)
+    assert err.value.code == 409
+    assert await api.get(services, "default", "web") == stored
+
+
 async def test_noop_update_keeps_resource_version(api):
     services = kind(api, "services")
     created = await api.create(services, "default", svc("web"))
