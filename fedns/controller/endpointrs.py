@@ -50,6 +50,11 @@ class EndpointReplicaSets:
         self.owner_of: dict[tuple[str, str], str] = {}  # (namespace, RS name) -> owner
         # deleted here, with their last revision: the watch's older news of them is stale
         self.deleted: dict[tuple[str, str], int] = {}
+        # work repeated by every status-driven sync, kept by what it depends on: the
+        # wanted ReplicaSet by Deployment (uid, generation); whether a member's set
+        # runs its copy's template by both (uid, generation)
+        self._wanted: dict[tuple[str, str], tuple[tuple[Any, Any], dict[str, Any]]] = {}
+        self._same: dict[tuple[Any, ...], bool] = {}
         self.synced = False
 
     async def follow(self) -> None:
@@ -166,7 +171,7 @@ class EndpointReplicaSets:
         older ones; returns the writes sent."""
         if self.kind is None:
             return 0
-        want = replicasets.desired(deployment)
+        want = self._desired(deployment)
         namespace, name = want["metadata"]["namespace"], want["metadata"]["name"]
         writes = 0
         current = None
@@ -187,7 +192,7 @@ class EndpointReplicaSets:
                 writes += 1
             members = []
             for member, c in copies.items():
-                members += replicasets.member_current(
+                members += self._current(
                     c, self._member_sets(member, namespace, deployment["metadata"]["name"]))
             status = replicasets.summed(current, members)
             if status != (current.get("status") or {}):
@@ -204,11 +209,44 @@ class EndpointReplicaSets:
             log.info("endpoint ReplicaSet %s/%s: %s", namespace, name, err)
         return writes
 
+    def _desired(self, deployment: dict[str, Any]) -> dict[str, Any]:
+        """:func:`replicasets.desired`, once per Deployment version (never changed by
+        callers: they copy before they change)."""
+        meta = deployment["metadata"]
+        key = (str(meta.get("namespace") or ""), str(meta["name"]))
+        version = (meta.get("uid"), meta.get("generation"))
+        have = self._wanted.get(key)
+        if have is None or have[0] != version or version[1] is None:
+            have = (version, replicasets.desired(deployment))
+            self._wanted[key] = have
+        return have[1]
+
+    def _current(self, copy_: dict[str, Any] | None,
+                 sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """:func:`replicasets.member_current`, its template comparison remembered."""
+        if not copy_:
+            return []
+        if len(self._same) > 100_000:  # a bound, not a policy: it refills as it is used
+            self._same.clear()
+        found = []
+        for rs in sets:
+            owner = (replicasets.controller_of(rs) or {}).get("uid")
+            key = (_version(rs), _version(copy_), owner)
+            if None in key[0] or None in key[1]:
+                found += replicasets.member_current(copy_, [rs])
+                continue
+            if key not in self._same:
+                self._same[key] = bool(replicasets.member_current(copy_, [rs]))
+            if self._same[key]:
+                found.append(rs)
+        return found
+
     async def remove(self, deployment: dict[str, Any]) -> int:
         """Delete every ReplicaSet kept for the Deployment; returns the deletes sent."""
         if self.kind is None:
             return 0
         namespace = str(deployment["metadata"].get("namespace") or "")
+        self._wanted.pop((namespace, str(deployment["metadata"]["name"])), None)
         return sum([await self._delete(namespace, rs["metadata"]["name"])
                     for rs in await self._owned(deployment)])
 
@@ -216,6 +254,7 @@ class EndpointReplicaSets:
         """Delete the kept ReplicaSets of a Deployment that is gone (by owner name)."""
         if self.kind is None:
             return 0
+        self._wanted.pop((namespace, name), None)
         found = await self._named_after(namespace, name)
         gone = [rs for rs in found if replicasets.kept(rs) and
                 (replicasets.controller_of(rs) or {}).get("name") == name]
@@ -237,3 +276,8 @@ class EndpointReplicaSets:
             return 0
         self._forget(namespace, name, deleted=True)
         return 1
+
+
+def _version(obj: dict[str, Any]) -> tuple[Any, Any]:
+    meta = obj.get("metadata") or {}
+    return (meta.get("uid"), meta.get("generation"))
