@@ -196,11 +196,10 @@ class EndpointReplicaSets:
                     c, self._member_sets(member, namespace, deployment["metadata"]["name"]))
             status = replicasets.summed(current, members)
             if status != (current.get("status") or {}):
-                fresh = copy.deepcopy(current)
-                fresh["status"] = status
-                self._wrote(await self.storage.update(self.kind, namespace, name, fresh,
-                                                      subresource="status", owned=True,
-                                                      current=current))
+                # only status is taken from it: no need to copy the rest
+                self._wrote(await self.storage.update(
+                    self.kind, namespace, name, {**current, "status": status},
+                    subresource="status", owned=True, current=current))
                 writes += 1
         except kapi_status.ApiError as err:
             if err.code not in (404, 409):

@@ -666,9 +666,8 @@ class PropagationController(runtime.Controller):
         summed = propagate_status.aggregate(template, copies)
         if summed is None or summed == (template.get("status") or {}):
             return 0
-        fresh = copy.deepcopy(template)
-        fresh["status"] = summed
-        await self._update(kind, fresh, subresource="status")
+        # the status subresource takes only status from it: no need to copy the rest
+        await self._update(kind, {**template, "status": summed}, subresource="status")
         return 1
 
 
