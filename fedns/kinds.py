@@ -4,7 +4,8 @@
   (``/fedns/ipam/pools/<name>``); the API adds validation, the write through IPAM and
   the status computed at read (``fedns.api.pools``).
 - ``members`` (``mem``; also ``clusters``, as Federation v1 listed members): one per
-  member, written by the status controller.
+  member, written by the status controller; ``status.conditions`` holds its ``Ready``
+  condition, whose ``lastTransitionTime`` the placer reads back after a restart.
 - ``federatedservices`` (``fsvc``, namespaced): one per published service, written
   by the status controller; its namespace need not exist at the endpoint (the
   Service may live only in members).

@@ -27,8 +27,9 @@ class MemberInfo:
     region: str = ""
     zone: str = ""
     ready: bool = True
-    # When the member was first seen NotReady (seconds, the caller's clock); None while
-    # ready.  A NotReady member with no time is taken as failed: nobody knows how long.
+    # Since when the member has been NotReady (seconds, the caller's clock; the caller
+    # says whose sighting counts); None while ready.  A NotReady member with no time is
+    # taken as failed: nobody knows how long.
     not_ready_since: float | None = None
 
 

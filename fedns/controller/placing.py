@@ -8,8 +8,14 @@ the stored ``Placement`` and ``ClusterPlacement`` objects (:mod:`fedns.placement
 the members' labels their ``Member`` objects' ``metadata.labels`` (``kubectl label
 member NAME k=v``), their region and zone the :class:`~fedns.controller.view.View`'s.
 The one thing it remembers is since when each member has been NotReady (from the
-damped health), the clock of ``failover.tolerationSeconds``; a restarted controller
-starts that clock again.
+damped health), the clock of ``failover.tolerationSeconds``.  That clock outlives a
+restart or a new leader through the ``Member`` objects: for a member NotReady that this
+process has probed but never seen Ready, ``not_ready_since`` is the earlier of its own
+first sighting and the stored ``Ready=False`` condition's ``lastTransitionTime``
+(written by the status controller, :mod:`fedns.controller.status`), converted from the
+wall clock to the placer's by the distance back from now, and never later than now.
+A member seen Ready by this process, or whose stored condition is not False, has only
+the clock in memory.
 
 - ``plan(key, template)``: the policy (``selection.policy_for``: Federation v1
   annotations, then Placements; none: every member, replicas divided evenly, other
@@ -36,6 +42,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fedns import kinds, placements
+from fedns.controller import conditions
 from fedns.kapi import status as kapi_status
 from fedns.members import kinds as member_kinds
 from placement import decision as decision_mod
@@ -162,12 +169,17 @@ class Placer:
     """Placement decisions for the propagation controller."""
 
     def __init__(self, storage: Any, members: Mapping[str, Any], view: Any = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self.storage = storage
         self.members = members
         self.view = view
         self.clock = clock
+        self.wall = wall  # the clock of the stored conditions' times
         self.down_since: dict[str, float] = {}  # member -> first seen NotReady
+        # members this process has seen Ready: their NotReady clock is its own sighting
+        # of the flip, never an older stored time (a recovery it saw ended that)
+        self.seen_ready: set[str] = set()
         reg = storage.registry
         self.policy_kinds = [k for k in placements.KINDS
                              if reg.lookup(k.group, k.version, k.plural) is not None]
@@ -178,6 +190,9 @@ class Placer:
         self._generation = 0
         self._policies: list[policy_mod.Policy] | None = None
         self._labels: dict[str, dict[str, str]] | None = None
+        # member -> since when (wall clock) its Member object says Ready=False, as listed
+        # with the labels
+        self._stored_down: dict[str, float] = {}
         self._seen: dict[bytes, str] = {}  # Store key -> the part placement reads
         # member -> (when scanned, its Unschedulable Pods)
         self._stuck: dict[str, tuple[float, list[tuple[str, Mapping[str, str]]]]] = {}
@@ -217,6 +232,7 @@ class Placer:
         for name, m in self.members.items():
             if m.ready:
                 self.down_since.pop(name, None)
+                self.seen_ready.add(name)
             else:
                 self.down_since.setdefault(name, now)
 
@@ -244,11 +260,28 @@ class Placer:
         if self.member_kind is None:
             return {}
         generation = self._generation
+        listed = await self._listed(self.member_kind)
         found = {str(o["metadata"]["name"]): dict(o["metadata"].get("labels") or {})
-                 for o in await self._listed(self.member_kind)}
+                 for o in listed}
         if generation == self._generation:
             self._labels = found
+            self._stored_down = {str(o["metadata"]["name"]): since for o in listed
+                                 if (since := conditions.false_since(o)) is not None}
         return found
+
+    def _restored(self, name: str) -> float | None:
+        """Since when (the placer's clock) the stored Ready condition says ``name`` has
+        been NotReady, for a member this process has probed and never seen Ready (a
+        probe pending: it may be back; seen Ready: this process's clock knows better)."""
+        if name in self.seen_ready:
+            return None
+        # members without a probe count (in-memory stand-ins): nothing to wait for
+        if getattr(getattr(self.members[name], "probe", None), "probes", 1) == 0:
+            return None
+        since = self._stored_down.get(name)
+        if since is None:
+            return None
+        return conditions.to_clock(since, self.wall(), self.clock())
 
     def _where(self, name: str) -> tuple[str, str]:
         if self.view is None:
@@ -266,9 +299,12 @@ class Placer:
         out = []
         for name in sorted(self.members):
             region, zone = self._where(name)
+            ready = bool(self.members[name].ready)
+            since = self.down_since.get(name)
+            if not ready and (stored := self._restored(name)) is not None:
+                since = stored if since is None else min(since, stored)
             out.append(members_mod.MemberInfo(
-                name, labels.get(name, {}), region, zone, bool(self.members[name].ready),
-                self.down_since.get(name)))
+                name, labels.get(name, {}), region, zone, ready, since))
         return out
 
     def capacity(self, template: Obj, previous: decision_mod.Decision | None

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from fedns import errors, kinds
-from fedns.controller import runtime, state
+from fedns.controller import conditions, runtime, state
 from fedns.controller import view as view_mod
 from fedns.kapi import registry
 from fedns.kapi import status as kapi_status
@@ -45,7 +46,8 @@ class StatusController(runtime.Controller):
 
     def __init__(self, storage: Any, view: view_mod.View, federation: str, domain: str,
                  after: runtime.Controller | None = None, max_defer: float = 5.0,
-                 refusal: Callable[[str, str, str], str] | None = None) -> None:
+                 refusal: Callable[[str, str, str], str] | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
         super().__init__()
         # why a member's copy has no address (the Service controller knows)
         self.refusal = refusal or (lambda member, namespace, name: "")
@@ -54,11 +56,16 @@ class StatusController(runtime.Controller):
         self.federation, self.domain = federation, domain
         self.after = after
         self.max_defer = max_defer
+        self.wall = wall
+        # member -> (ready, wall-clock time) of the last health flip this replica saw:
+        # the Ready condition's lastTransitionTime, rather than when the write happened
+        self.flips: dict[str, tuple[bool, float]] = {}
 
     # -- events ----------------------------------------------------------------
 
     def map(self, event: runtime.Event) -> Iterable[Key]:
         if isinstance(event, runtime.HealthEvent):
+            self.flips[event.member] = (event.ready, self.wall())
             return [("Member", event.member)] + [
                 ("FederatedService", ns, name)
                 for ns, name in self.view.eligible_services(event.member)]
@@ -92,12 +99,32 @@ class StatusController(runtime.Controller):
         if self.after is not None:
             await self.after.queue.wait_idle(self.max_defer)
         if key[0] == "Member":
-            return await self._sync(kinds.MEMBERS, "", key[1], self._member(key[1]))
+            have = await self._get(kinds.MEMBERS, "", key[1])
+            return await self._sync(kinds.MEMBERS, "", key[1], self._member(key[1], have),
+                                    have)
         _, namespace, name = key
-        return await self._sync(kinds.FEDERATED_SERVICES, namespace, name,
-                                self._service(namespace, name))
+        kind = kinds.FEDERATED_SERVICES
+        return await self._sync(kind, namespace, name, self._service(namespace, name),
+                                await self._get(kind, namespace, name))
 
-    def _member(self, name: str) -> dict[str, Any] | None:
+    def _ready(self, name: str, m: Any, have: dict[str, Any] | None) -> dict[str, Any]:
+        """The member's Ready condition, its transition time kept from ``have``'s."""
+        stored = conditions.find(((have or {}).get("status") or {}).get("conditions"),
+                                 conditions.READY)
+        if not m.probe.probes:  # not probed yet: the stored condition still stands
+            return stored or conditions.transition(
+                None, conditions.READY, conditions.UNKNOWN, "NotProbed",
+                "no probe of the member has finished yet", conditions.to_rfc3339(self.wall()))
+        ready = bool(m.ready)
+        flip = self.flips.get(name)
+        at = flip[1] if flip is not None and flip[0] == ready else self.wall()
+        return conditions.transition(
+            stored, conditions.READY, conditions.TRUE if ready else conditions.FALSE,
+            "ProbeSucceeded" if ready else "ProbeFailed",
+            f"{m.probe.path} answered" if ready else m.probe.last_error or "probe failed",
+            conditions.to_rfc3339(at))
+
+    def _member(self, name: str, have: dict[str, Any] | None) -> dict[str, Any] | None:
         m = self.view.members.get(name)
         if m is None:
             return None
@@ -109,7 +136,8 @@ class StatusController(runtime.Controller):
                 "zone": topo.zone if topo else "", "ipam": m.spec.ipam}
         status = {"ready": m.ready, "synced": m.synced(), "lastError": m.probe.last_error,
                   "probeLatencySeconds": round(m.probe.latency, 4),
-                  "services": len(self.view.eligible_services(name))}
+                  "services": len(self.view.eligible_services(name)),
+                  "conditions": [self._ready(name, m, have)]}
         return _object(kinds.MEMBERS, name, spec, status)
 
     def _service(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -134,15 +162,21 @@ class StatusController(runtime.Controller):
                   "byMember": per_member}
         return _object(kinds.FEDERATED_SERVICES, name, {}, status, namespace)
 
-    async def _sync(self, kind: registry.Kind, namespace: str, name: str,
-                    wanted: dict[str, Any] | None) -> runtime.Result:
-        """Make the stored object equal ``wanted`` (None: absent); writes what differs."""
+    async def _get(self, kind: registry.Kind, namespace: str, name: str
+                   ) -> dict[str, Any] | None:
         try:
-            have = await self.storage.get(kind, namespace, name)
+            found: dict[str, Any] = await self.storage.get(kind, namespace, name)
         except kapi_status.ApiError as err:
             if err.code != 404:
                 raise
-            have = None
+            return None
+        return found
+
+    async def _sync(self, kind: registry.Kind, namespace: str, name: str,
+                    wanted: dict[str, Any] | None, have: dict[str, Any] | None
+                    ) -> runtime.Result:
+        """Make the stored object (``have``) equal ``wanted`` (None: absent); writes what
+        differs."""
         if wanted is None:
             if have is None:
                 return runtime.Result()

@@ -3,12 +3,16 @@ controllers, kubectl at the endpoint.  A Placement divides a Deployment 2:1 over
 regions, scaling keeps every replica where it runs, a member whose API is stopped past
 the toleration has its replicas moved and the endpoint's Deployment is whole again,
 the member back gets nothing back (no rebalanceOnRecovery) and its old copy is
-withdrawn; Federation v1's annotations place as v1 did; a bad Placement is a 422."""
+withdrawn; a restarted ``fedns run`` counts the toleration from the Member object's
+Ready=False condition, not from its own start; Federation v1's annotations place as v1
+did; a bad Placement is a 422."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import signal
 import ssl
 import subprocess
 import time
@@ -152,6 +156,61 @@ def test_a_placement_divides_scales_fails_over_and_does_not_move_back(fed):
     assert decision["replicas"] == {"umich": 9} and decision["withdrawing"] == {}
     assert fed.replica.metric("fedns_placement_evictions_total") >= 1
     assert fed.replica.metric("fedns_placement_decisions_total") >= 1
+
+
+RESTART_TOLERATION = 55  # past the restarted replica's wait for ucsd's caches (30 s)
+DOWN_BEFORE_RESTART = 15  # what a fresh clock would lose: the margin of the check
+
+
+def ready_condition(fed: Setup, member: str) -> tuple[str, str]:
+    """(status, lastTransitionTime) of the member's Ready condition at the endpoint."""
+    path = '{.status.conditions[?(@.type=="Ready")]}'
+    out = fed.kubectl("get", "member", member, "-o", f"jsonpath={path}").stdout
+    found = json.loads(out) if out.strip() else {}
+    return str(found.get("status", "")), str(found.get("lastTransitionTime", ""))
+
+
+def wall_time(text: str) -> float:
+    return datetime.datetime.fromisoformat(text).timestamp()
+
+
+def test_a_restarted_replica_counts_the_toleration_from_the_stored_condition(fed):
+    fed.kubectl("apply", "-f", "-", stdin=yaml.safe_dump({
+        "apiVersion": "fedns.io/v1alpha1", "kind": "Placement",
+        "metadata": {"name": "steady", "namespace": "default"},
+        "spec": {"resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                        "name": "steady"}],
+                 "members": [{"names": ["umich", "ucsd"]}],
+                 "division": {"type": "Divided", "weights": {"umich": 2, "ucsd": 1}},
+                 "failover": {"tolerationSeconds": RESTART_TOLERATION}}}))
+    fed.kubectl("apply", "-f", "-", stdin=deployment("steady", 3))
+    h.until(lambda: fed.replicas("steady") == {"umich": 2, "ucsd": 1}, 30, "2/1")
+    h.until(lambda: ready_condition(fed, "ucsd")[0] == "True", 30, "ucsd Ready=True")
+
+    fed.control("/members/ucsd/stop")
+    _, since = h.until(lambda: (c := ready_condition(fed, "ucsd"))[0] == "False" and c,
+                       30, "ucsd Ready=False at the endpoint")
+    down = wall_time(since)
+    h.until(lambda: time.time() - down >= DOWN_BEFORE_RESTART, DOWN_BEFORE_RESTART + 5,
+            "ucsd down a while")
+
+    fed.replica.kill(signal.SIGTERM)  # a clean stop gives up the lease at once
+    restarted = time.time()
+    log = open(fed.replica.log_path, "a")  # noqa: SIM115
+    # not Replica.start: its /readyz waits for every member's caches, ucsd's never come
+    fed.replica.proc = subprocess.Popen(
+        h.fedns_cmd("run", "--config", fed.replica.config_path, "--identity", "r1"),
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    log.close()
+    # a clock started by the new process could not fail over before restarted + toleration
+    h.until(lambda: fed.member("umich", "get", "deployment", "steady", "-o",
+                               "jsonpath={.spec.replicas}") == "3",
+            restarted + RESTART_TOLERATION - time.time(),
+            "ucsd's replica moved before a fresh toleration could end")
+    moved = time.time()
+    assert moved >= down + RESTART_TOLERATION - 1, "not before the stored toleration ended"
+    assert ready_condition(fed, "ucsd") == ("False", since), \
+        "the restarted replica kept the condition's lastTransitionTime"
 
 
 def test_federation_v1_annotations_place_as_v1(fed):
