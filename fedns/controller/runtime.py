@@ -134,6 +134,13 @@ class _Series:
     errors: Any
 
 
+def _unreachable(member: Any) -> bool:
+    """The member's probe has answered, and it was a failure."""
+    probe = getattr(member, "probe", None)
+    return bool(probe is not None and probe.first.is_set() and not member.ready
+                and probe.last_error)
+
+
 def retry_delay(err: BaseException) -> float | None:
     """None for a permanent failure (do not retry), else the wait to ask for."""
     if isinstance(err, errors.PermanentError):
@@ -265,8 +272,11 @@ class Runtime:
         return True
 
     async def _wait_for_caches(self) -> None:
+        """Until every member's caches have listed once, or its probe has answered
+        that it cannot be reached (its caches would never list: a restart with a
+        member down must not hold up the others for ``sync_timeout``)."""
         deadline = time.monotonic() + self.sync_timeout
-        while not all(m.synced() for m in self.members.values()):
+        while not all(m.synced() or _unreachable(m) for m in self.members.values()):
             if time.monotonic() > deadline:
                 late = [m.name for m in self.members.values() if not m.synced()]
                 log.warning("members not synced after %ss: %s; reconciling anyway",

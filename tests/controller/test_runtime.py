@@ -132,3 +132,50 @@ async def test_store_prefixes_are_followed_for_the_controllers_that_declare_them
         follow.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follow
+
+
+class Waiting:
+    """A member for the cache wait: listed or not, probed or not, reachable or not."""
+
+    def __init__(self, synced: bool, probed: bool, ready: bool, error: str = "") -> None:
+        self._synced = synced
+        self.ready = ready
+        self.probe = type("P", (), {"first": asyncio.Event(), "last_error": error})()
+        if probed:
+            self.probe.first.set()
+
+    def synced(self) -> bool:
+        return self._synced
+
+
+async def test_the_leader_waits_for_reachable_members_caches_not_unreachable_ones():
+    a = Recorder("a", runtime.Watches(), keys={"k1"})
+    rt, _, _ = make(a)
+    rt.sync_timeout = 30.0
+    rt.members = {"up": Waiting(True, True, True),
+                  "down": Waiting(False, True, False, "connection refused")}
+    lead = asyncio.create_task(rt.lead())
+    try:
+        # well inside the 30 s a member that cannot list would otherwise cost
+        await aio.until(lambda: a.done == ["k1"], 5, "reconciled without the down member")
+    finally:
+        lead.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lead
+    b = Recorder("b", runtime.Watches(), keys={"k2"})
+    rt, _, _ = make(b)
+    rt.sync_timeout = 30.0
+    listing = Waiting(False, True, True)  # reachable, still listing: waited for
+    rt.members = {"listing": listing}
+    lead = asyncio.create_task(rt.lead())
+    try:
+        await asyncio.sleep(0)  # let the leader start waiting
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        assert b.done == [], "a reachable member's caches are waited for"
+        listing._synced = True
+        await aio.until(lambda: b.done == ["k2"], 5, "reconciled once it listed")
+    finally:
+        lead.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lead

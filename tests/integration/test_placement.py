@@ -158,7 +158,7 @@ def test_a_placement_divides_scales_fails_over_and_does_not_move_back(fed):
     assert fed.replica.metric("fedns_placement_decisions_total") >= 1
 
 
-RESTART_TOLERATION = 55  # past the restarted replica's wait for ucsd's caches (30 s)
+RESTART_TOLERATION = 30  # the restarted replica's start (it does not wait for ucsd) fits
 DOWN_BEFORE_RESTART = 15  # what a fresh clock would lose: the margin of the check
 
 
