@@ -130,7 +130,10 @@ class Appliance:
     def _checks(self) -> dict[str, str]:
         out = {}
         for name, m in self.members.items():
-            out[f"member-{name}"] = "" if m.synced() else "caches not synced"
+            # a member that cannot be reached does not make the appliance unready (DNS
+            # and the API serve without it; its outage is the probe's metric and status)
+            out[f"member-{name}"] = "" if m.synced() or runtime.unreachable(m) \
+                else "caches not synced"
         if self.dns_workers is not None:
             synced = self.dns_workers.synced()
         else:

@@ -6,7 +6,7 @@ against it; ``pods`` are the members' own, read-only (:mod:`fedns.api.pods`);
 ``events`` are the endpoint's own and the members', theirs read-only
 (:mod:`fedns.api.events`).  Reads are open; writes need the bearer token from the config (401 as
 kube-apiserver answers it otherwise).  /readyz is ready once every member's caches
-have synced and the DNS zone has been loaded.
+have synced (or its probe found it unreachable) and the DNS zone has been loaded.
 """
 
 from __future__ import annotations

@@ -134,7 +134,7 @@ class _Series:
     errors: Any
 
 
-def _unreachable(member: Any) -> bool:
+def unreachable(member: Any) -> bool:
     """The member's probe has answered, and it was a failure."""
     probe = getattr(member, "probe", None)
     return bool(probe is not None and probe.first.is_set() and not member.ready
@@ -276,7 +276,7 @@ class Runtime:
         that it cannot be reached (its caches would never list: a restart with a
         member down must not hold up the others for ``sync_timeout``)."""
         deadline = time.monotonic() + self.sync_timeout
-        while not all(m.synced() or _unreachable(m) for m in self.members.values()):
+        while not all(m.synced() or unreachable(m) for m in self.members.values()):
             if time.monotonic() > deadline:
                 late = [m.name for m in self.members.values() if not m.synced()]
                 log.warning("members not synced after %ss: %s; reconciling anyway",
