@@ -817,7 +817,11 @@ class Storage:
                    fields: selectors.FieldSelector, encoded: bool = False) -> WatchEvent:
         revision = event.kv.mod_revision
         old = None
-        if event.prev is not None:
+        # the previous object is served by DELETED and matched against selectors; with
+        # no selector a change only needs to know that there was one (in-process
+        # watches, the sim's informers, take half the decoding)
+        if event.prev is not None and (labels or fields or
+                                       event.type is base.EventType.DELETE):
             old = objects.from_json(event.prev.value, event.prev.mod_revision)
         if event.type is base.EventType.DELETE:
             if old is not None and event.prev is not None and \
@@ -831,6 +835,8 @@ class Storage:
         new_match = self._matches(new, labels, fields)
         if old is not None:
             old_match = self._matches(old, labels, fields)
+        elif event.prev is not None:
+            old_match = True  # no selector: the previous object matched
         else:
             old_match = new_match and not created
         if new_match:
