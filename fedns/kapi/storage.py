@@ -14,7 +14,10 @@ A Storage remembers the bytes it last wrote per key (bounded), so that a watch a
 for ``encoded`` events and :meth:`Storage.served_json` give an object's JSON by
 splicing its resourceVersion into them (:func:`fedns.kapi.objects.with_version`)
 rather than decoding and encoding it again; a remembered value is used only while it
-is equal to the Store's.
+is equal to the Store's.  Storages over one Store share that memory (a sim member's
+controllers write through one, its API server serves their objects through another),
+and an event whose value none of them wrote is encoded once for all the encoded
+watches that serve it.
 
 With ``Settings(event_ttl=N)`` every write of an Event (``v1`` and ``events.k8s.io``)
 puts it on a Store lease of N seconds (:mod:`fedns.kapi.leases`), as kube-apiserver's
@@ -31,6 +34,7 @@ import dataclasses
 import functools
 import ipaddress
 import json
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -68,6 +72,23 @@ _ATTEMPTS = 16  # retries of a write whose claims or (unconditioned) object race
 _REMEMBERED_VALUES = 8192
 _REMEMBERED_RESULTS = 64
 _REMEMBERED_NAMESPACES = 1024
+_REMEMBERED_EVENTS = 1024  # events of values no Storage here wrote, served encoded
+
+# key -> (value, meta_end), per Store: what any Storage over it wrote (see the module
+# docstring); the bytes are compared with the Store's before use, so sharing is safe
+_SHARED_VALUES: weakref.WeakKeyDictionary[base.Store, collections.OrderedDict[
+    bytes, tuple[bytes, int]]] = weakref.WeakKeyDictionary()
+
+
+def _values_of(store: base.Store) -> collections.OrderedDict[bytes, tuple[bytes, int]]:
+    """The value memory shared by the Storages over ``store``."""
+    try:
+        found = _SHARED_VALUES.get(store)
+        if found is None:
+            found = _SHARED_VALUES[store] = collections.OrderedDict()
+        return found
+    except TypeError:  # a Store that takes no weak reference (or hash) keeps its own
+        return collections.OrderedDict()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +150,11 @@ class Storage:
         self.registry = reg
         self.prefix = prefix.rstrip("/")
         self.settings = settings or Settings()
-        # key -> (value, meta_end)
-        self._values: collections.OrderedDict[bytes, tuple[bytes, int]] = \
+        # key -> (value, meta_end), shared with the other Storages over ``store``
+        self._values = _values_of(store)
+        # key -> (value, revision, served JSON) of the last event served from a value
+        # no Storage here wrote: every encoded watch of it takes the same bytes
+        self._events: collections.OrderedDict[bytes, tuple[bytes, int, bytes]] = \
             collections.OrderedDict()
         # id -> (obj, value, meta_end, revision)
         self._results: collections.OrderedDict[int, tuple[Obj, bytes, int, int]] = \
@@ -421,7 +445,12 @@ class Storage:
         known = self._values.get(kv.key)
         if known is not None and known[0] == kv.value:
             return objects.with_version(known[0], known[1], revision)
-        return objects.dumps(obj if obj is not None else objects.from_json(kv.value, revision))
+        served = self._events.get(kv.key)
+        if served is not None and served[1] == revision and served[0] == kv.value:
+            return served[2]
+        data = objects.dumps(obj if obj is not None else objects.from_json(kv.value, revision))
+        _remember(self._events, kv.key, (kv.value, revision, data), _REMEMBERED_EVENTS)
+        return data
 
     # -- update and patch ----------------------------------------------------
 
