@@ -47,6 +47,7 @@ from fedns.kapi import (
     patch,
     registry,
     selectors,
+    shapecheck,
     shapes,
     status,
     strategic,
@@ -313,7 +314,7 @@ class Storage:
     def _check_type(self, kind: Kind, obj: Obj) -> None:
         if not isinstance(obj, dict):
             raise status.bad_request("the body of the request is not a JSON object")
-        problems = shapes.check(kind.group, kind.kind, obj)
+        problems = shapecheck.check(kind.group, kind.kind, obj)
         if problems:
             raise shapes.error(kind, obj, problems)
         api_version, object_kind = obj.get("apiVersion"), obj.get("kind")
