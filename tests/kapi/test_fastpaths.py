@@ -1,7 +1,8 @@
 """What kapi compiles to save work per write answers exactly as the walks it stands in
 for: the compiled shape checker as ``shapes.check`` (problems, their order, and the
 object it leaves), on objects built from every kind's shape with wrong types and
-``null``s mixed in."""
+``null``s mixed in; fieldValidation's plans find an unknown field exactly when its
+walk does, on objects built from every built-in kind's schema and a custom one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedns.kapi import builtin, shapecheck, shapes
+from fedns.kapi import builtin, fieldplans, fieldvalidation, schemas, shapecheck, shapes
 
 KINDS = sorted({(k.group, k.kind) for k in builtin.registry().kinds()})
 WRONG = st.sampled_from([None, True, 3, 2**40, -2**70, 1.5, "x", "2026-01-01T00:00:00Z",
@@ -79,3 +80,83 @@ def test_a_well_typed_object_passes_unchanged():
     before = copy.deepcopy(obj)
     assert shapecheck.check("", "Service", obj) == []
     assert obj == before
+
+
+# -- fieldValidation's plans ----------------------------------------------------------
+
+CUSTOM = {"type": "object", "properties": {
+    "spec": {"type": "object", "properties": {
+        "size": {"type": "integer"},
+        "template": {"type": "object", "x-kubernetes-embedded-resource": True,
+                     "properties": {"spec": {"type": "object", "properties": {
+                         "a": {"type": "string"}}}}},
+        "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        "open": {"type": "object", "additionalProperties": True,
+                 "properties": {"b": {"type": "string"}}},
+        "tags": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+            "c": {"type": "integer"}}}},
+        "list": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}}}, "x-kubernetes-list-map-keys": ["name"]}}},
+    "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}}}}
+
+
+def schema_values(schema: dict, depth: int = 0) -> st.SearchStrategy[Any]:
+    """Values for ``schema``: its properties (and sometimes a field it does not name)
+    down to a few levels, anything below."""
+    schema = schemas.resolve(schema)
+    for part in schema.get("allOf") or []:
+        if isinstance(part, dict) and "$ref" in part:
+            schema = {**schemas.resolve(part), **{k: v for k, v in schema.items()
+                                                 if k != "allOf"}}
+    leaf = st.one_of(WRONG, st.dictionaries(st.sampled_from(["bogus", "name"]), WRONG,
+                                            max_size=2))
+    if depth > 4:
+        return leaf
+    properties = schema.get("properties")
+    extra = schema.get("additionalProperties")
+    if isinstance(properties, dict):
+        names = sorted(properties)[:10]
+        extras = {"bogus": WRONG}
+        if schema.get("x-kubernetes-embedded-resource"):
+            extras["metadata"] = st.fixed_dictionaries({}, optional={
+                "name": st.text(max_size=2), "bogus": WRONG})
+        return st.fixed_dictionaries({}, optional={
+            **{n: schema_values(properties[n], depth + 1) for n in names}, **extras})
+    if isinstance(extra, dict):
+        return st.dictionaries(st.text(max_size=2), schema_values(extra, depth + 1),
+                               max_size=2)
+    if isinstance(schema.get("items"), dict):
+        return st.lists(schema_values(schema["items"], depth + 1), max_size=2)
+    return leaf
+
+
+def walked(schema: dict, obj: dict, allowed: tuple[str, ...] = ()) -> list:
+    walk = fieldvalidation._Walk(prune=False)
+    walk.mapping(obj, schema, "", "", allowed=allowed)
+    return walk.found
+
+
+SCHEMA_KINDS = [k for k in builtin.registry().kinds() if schemas.component(k)]
+
+
+@pytest.mark.parametrize("kind", SCHEMA_KINDS, ids=[k.qualified for k in SCHEMA_KINDS])
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_plans_find_an_unknown_field_exactly_when_the_walk_does(kind, data):
+    schema = schemas.definitions()[schemas.component(kind)]
+    obj = data.draw(schema_values(schema).filter(lambda v: isinstance(v, dict)))
+    before = copy.deepcopy(obj)
+    assert fieldplans.has_unknown(fieldplans.root(schema), obj) == bool(walked(schema, obj))
+    assert obj == before
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_plans_of_a_custom_schema_find_what_the_walk_finds(data):
+    obj = data.draw(st.fixed_dictionaries({}, optional={
+        "apiVersion": st.just("x/v1"), "kind": st.just("X"),
+        "metadata": st.fixed_dictionaries({}, optional={"name": st.text(max_size=2),
+                                                        "bogus": WRONG}),
+        "spec": schema_values(CUSTOM["properties"]["spec"]), "bogus": WRONG}))
+    found = walked(CUSTOM, obj, fieldplans.ROOT)
+    assert fieldplans.has_unknown(fieldplans.root(CUSTOM), obj, fieldplans.ROOT) == bool(found)
