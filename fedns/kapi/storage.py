@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import copy
 import dataclasses
 import functools
 import ipaddress
@@ -261,7 +260,7 @@ class Storage:
                      dry_run: bool = False, managed: Managed | None = None,
                      owned: bool = False) -> Obj:
         """Create ``obj`` (not changed, unless ``owned``: the caller gives it away)."""
-        new = obj if owned else copy.deepcopy(obj)
+        new = obj if owned else objects.deepcopy(obj)
         self._check_type(kind, new)
         fieldvalidation.check(kind, new, "create")
         meta = objects.meta(new)
@@ -458,7 +457,7 @@ class Storage:
     async def update(self, kind: Kind, namespace: str, name: str, obj: Obj, *,
                      subresource: str = "", dry_run: bool = False, owned: bool = False) -> Obj:
         """Replace the object with ``obj`` (not changed, unless ``owned``)."""
-        incoming = obj if owned else copy.deepcopy(obj)
+        incoming = obj if owned else objects.deepcopy(obj)
         self._check_type(kind, incoming)
         fieldvalidation.check(kind, incoming, "update")
         meta = objects.meta(incoming)
@@ -531,7 +530,7 @@ class Storage:
                                      "query parameter")
         if not isinstance(body, dict):
             raise status.bad_request("an apply body must be an object")
-        intent = copy.deepcopy(body)
+        intent = objects.deepcopy(body)
         self._check_type(kind, intent)
         fieldvalidation.check(kind, intent, "apply", name, namespace)
         meta = objects.meta(intent)
@@ -591,7 +590,7 @@ class Storage:
             else:
                 new.pop("status", None)
             return new
-        new = copy.deepcopy(incoming)
+        new = objects.deepcopy(incoming)
         meta = objects.meta(new)
         for key in objects.IMMUTABLE_META:
             if key in old_meta:
@@ -612,7 +611,7 @@ class Storage:
             meta.pop("managedFields", None)
         if kind.status:
             if "status" in current:
-                new["status"] = copy.deepcopy(current["status"])
+                new["status"] = objects.deepcopy(current["status"])
             else:
                 new.pop("status", None)
         if kind.default is not None:
@@ -684,7 +683,7 @@ class Storage:
             if meta.get("finalizers"):
                 if meta.get("deletionTimestamp"):
                     return current, False
-                marked = copy.deepcopy(current)
+                marked = objects.deepcopy(current)
                 objects.meta(marked)["deletionTimestamp"] = objects.timestamp()
                 objects.meta(marked)["deletionGracePeriodSeconds"] = 0
                 revision = await self._commit(
@@ -748,7 +747,7 @@ class Storage:
         (objects with finalizers keep it Terminating until they go)."""
         name = str(objects.meta(current)["name"])
         if not objects.meta(current).get("deletionTimestamp"):
-            marked = copy.deepcopy(current)
+            marked = objects.deepcopy(current)
             objects.meta(marked)["deletionTimestamp"] = objects.timestamp()
             marked.setdefault("status", {})["phase"] = "Terminating"
             revision = await self._commit(kind, kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],

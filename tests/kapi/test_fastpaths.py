@@ -2,10 +2,13 @@
 for: the compiled shape checker as ``shapes.check`` (problems, their order, and the
 object it leaves), on objects built from every kind's shape with wrong types and
 ``null``s mixed in; fieldValidation's plans find an unknown field exactly when its
-walk does, on objects built from every built-in kind's schema and a custom one."""
+walk does, on objects built from every built-in kind's schema and a custom one;
+``objects.deepcopy`` makes the copy ``copy.deepcopy`` makes, sharing and cycles
+included."""
 
 from __future__ import annotations
 
+import collections
 import copy
 from typing import Any
 
@@ -13,7 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fedns.kapi import builtin, fieldplans, fieldvalidation, schemas, shapecheck, shapes
+from fedns.kapi import (
+    builtin,
+    fieldplans,
+    fieldvalidation,
+    objects,
+    schemas,
+    shapecheck,
+    shapes,
+)
 
 KINDS = sorted({(k.group, k.kind) for k in builtin.registry().kinds()})
 WRONG = st.sampled_from([None, True, 3, 2**40, -2**70, 1.5, "x", "2026-01-01T00:00:00Z",
@@ -160,3 +171,37 @@ def test_plans_of_a_custom_schema_find_what_the_walk_finds(data):
         "spec": schema_values(CUSTOM["properties"]["spec"]), "bogus": WRONG}))
     found = walked(CUSTOM, obj, fieldplans.ROOT)
     assert fieldplans.has_unknown(fieldplans.root(CUSTOM), obj, fieldplans.ROOT) == bool(found)
+
+
+# -- objects.deepcopy ---------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner,
+                                                                max_size=3),
+    max_leaves=10)
+
+
+def shape(value: Any, seen: dict[int, int] | None = None) -> Any:
+    """``value``'s structure with every container reached again named by when it was
+    first reached: two copies with the same shape share the same things."""
+    seen = {} if seen is None else seen
+    if isinstance(value, dict | list | tuple):
+        if id(value) in seen:
+            return ("again", seen[id(value)])
+        seen[id(value)] = len(seen)
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        return (type(value).__name__, [(k, shape(v, seen)) for k, v in items])
+    return (type(value).__name__, repr(value))
+
+
+@given(json_values, json_values)
+def test_objects_deepcopy_is_copy_deepcopy(first, second):
+    shared = {"shared": first}
+    cyclic: list[Any] = [second]
+    cyclic.append(cyclic)
+    value = {"a": shared, "b": [shared, (shared, 1)], "c": cyclic, 1: second,
+             "d": collections.OrderedDict(x=shared)}
+    copied = objects.deepcopy(value)
+    assert shape(copied) == shape(copy.deepcopy(value))
+    assert copied["a"] is not shared and copied["c"] is not cyclic
