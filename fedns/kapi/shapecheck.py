@@ -108,17 +108,35 @@ def _checker(node: Any) -> Checker:
     return _LEAVES.get(node.kind, _refuse)
 
 
+# fields whose check is one isinstance (null is none of these): tested in the loop of
+# their object rather than by a call
+_TYPES: dict[str, type] = {shapes.STRING: str, shapes.BOOLEAN: bool}
+
+
 def _object(node: Any) -> Checker:
-    fields = {name: _checker(child) for name, child in node.fields.items()}
+    types: dict[str, type] = {}
+    fields: dict[str, Checker] = {}
+    for name, child in node.fields.items():
+        if child.kind in _TYPES and not child.fields and child.items is None:
+            types[name] = _TYPES[child.kind]
+        elif child.kind == shapes.OBJECT and not child.fields:
+            types[name] = dict
+        else:
+            fields[name] = _checker(child)
 
     def check_object(value: Any) -> bool:
         if not isinstance(value, dict):
             return False
         # the object's keys, not the shape's: an object has few of the fields listed
         for key, item in value.items():
+            expected = types.get(key)
+            if expected is not None:
+                if not isinstance(item, expected):
+                    return False  # null too: the walk removes it
+                continue
             check_field = fields.get(key)
             if check_field is not None and (item is None or not check_field(item)):
-                return False  # null too: the walk removes it
+                return False
         return True
     return check_object
 
