@@ -73,6 +73,12 @@ def _int_range(low: int, high: int) -> Checker:
     return check_int
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_time(text: str) -> bool:
+    # timestamps repeat (the second an object was created, written again and again)
+    return shapes._is_time(text)
+
+
 _LEAVES: dict[str, Checker] = {
     shapes.STRING: lambda v: isinstance(v, str),
     shapes.BOOLEAN: lambda v: type(v) is bool,
@@ -84,12 +90,6 @@ _LEAVES: dict[str, Checker] = {
     shapes.STRINGS: _strings,
     "": _anything,  # declared only as the parent of fields, not itself typed
 }
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_time(text: str) -> bool:
-    # timestamps repeat (the second an object was created, written again and again)
-    return shapes._is_time(text)
 
 
 def _checker(node: Any) -> Checker:
