@@ -4,12 +4,15 @@ object it leaves), on objects built from every kind's shape with wrong types and
 ``null``s mixed in; fieldValidation's plans find an unknown field exactly when its
 walk does, on objects built from every built-in kind's schema and a custom one;
 ``objects.deepcopy`` makes the copy ``copy.deepcopy`` makes, sharing and cycles
-included."""
+included; encoded watches serve another Storage's writes, and values none wrote, as
+the objects they are."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -24,7 +27,9 @@ from fedns.kapi import (
     schemas,
     shapecheck,
     shapes,
+    storage,
 )
+from fedns.store import memory
 
 KINDS = sorted({(k.group, k.kind) for k in builtin.registry().kinds()})
 WRONG = st.sampled_from([None, True, 3, 2**40, -2**70, 1.5, "x", "2026-01-01T00:00:00Z",
@@ -205,3 +210,34 @@ def test_objects_deepcopy_is_copy_deepcopy(first, second):
     copied = objects.deepcopy(value)
     assert shape(copied) == shape(copy.deepcopy(value))
     assert copied["a"] is not shared and copied["c"] is not cyclic
+
+
+# -- watches served from another Storage's writes -------------------------------------
+
+async def test_encoded_watches_serve_another_storages_writes_as_their_objects():
+    store = memory.MemoryStore()
+    writer = storage.Storage(store, builtin.registry())  # a sim member's controllers
+    server = storage.Storage(store, builtin.registry())  # its API server
+    cms = writer.registry.lookup("", "v1", "configmaps")
+    await writer.create(writer.registry.lookup("", "v1", "namespaces"), "",
+                        {"metadata": {"name": "default"}})
+    plain = server.watch(cms)
+    first, second = server.watch(cms, encoded=True), server.watch(cms, encoded=True)
+    pending = [asyncio.ensure_future(anext(w)) for w in (plain, first, second)]
+    await asyncio.sleep(0)  # the watches are open from here on
+    await writer.create(cms, "default", {"metadata": {"name": "c"}, "data": {"k": "v"}})
+    await writer.update(cms, "default", "c", {"metadata": {"name": "c"}, "data": {}})
+    key = writer.key(cms, "default", "c")  # a value no Storage wrote
+    await store.put(key, json.dumps({"metadata": {"name": "c", "selfLink": "/x"},
+                                     "kind": "ConfigMap", "data": {"a": "b"}}).encode())
+    await writer.delete(cms, "default", "c")
+    got: list[list[Any]] = [[await p] for p in pending]
+    for events, watch in zip(got, (plain, first, second), strict=True):
+        while len(events) < 4:
+            events.append(await asyncio.wait_for(anext(watch), 5))
+        await watch.aclose()
+    assert [e.type for e in got[0]] == ["ADDED", "MODIFIED", "MODIFIED", "DELETED"]
+    for p, a, b in zip(*got, strict=True):
+        assert (a.type, a.revision) == (b.type, b.revision) == (p.type, p.revision)
+        assert a.data == b.data == objects.dumps(p.object)
+    await store.close()
