@@ -27,7 +27,7 @@ import contextvars
 import json
 from typing import Any
 
-from fedns.kapi import schemas, status
+from fedns.kapi import fieldplans, schemas, status
 from fedns.kapi.registry import Kind
 
 Obj = dict[str, Any]
@@ -37,7 +37,7 @@ DIRECTIVE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "kapi_field_validation", default=None)
 WARNINGS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "kapi_warnings", default=None)
-_ROOT = ("apiVersion", "kind", "metadata")
+_ROOT = fieldplans.ROOT
 
 
 def directive(text: str) -> str:
@@ -109,17 +109,22 @@ class _Walk:
 
 def unknown(kind: Kind, obj: Obj, prune: bool = False) -> list[tuple[str, str]]:
     """The unknown fields of ``obj`` as (``spec.bogus``, ``.spec.bogus``) pairs, in
-    document order; with ``prune`` they are removed from ``obj``."""
+    document order; with ``prune`` they are removed from ``obj``.  The walk runs only
+    for an object its compiled plan (:mod:`fedns.kapi.fieldplans`) does not pass."""
     walk = _Walk(prune)
     if kind.schema is not None:
-        if kind.preserve_unknown:
+        if kind.preserve_unknown or not fieldplans.has_unknown(
+                fieldplans.root(kind.schema), obj, _ROOT):
             return []
         walk.mapping(obj, kind.schema, "", "", allowed=_ROOT)
         return walk.found
     name = schemas.component(kind)
     if name is None:
         return []  # a kind without a schema takes anything
-    walk.mapping(obj, schemas.definitions()[name], "", "")
+    schema = schemas.definitions()[name]
+    if not fieldplans.has_unknown(fieldplans.root(schema), obj):
+        return []
+    walk.mapping(obj, schema, "", "")
     return walk.found
 
 

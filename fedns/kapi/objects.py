@@ -166,6 +166,41 @@ def stripped(obj: Obj) -> Obj:
 
 
 _ATOMS = (str, int, float, bool, type(None))
+_MISSING = object()
+
+
+def deepcopy(value: Any) -> Any:
+    """``copy.deepcopy(value)``, the same copy, in about a third of the time for JSON
+    values: dicts and lists are copied here, with deepcopy's memo (an object reached
+    twice is copied once, so what was shared stays shared, and cycles are kept), and
+    anything else by ``copy.deepcopy`` with that memo."""
+    return _deepcopy(value, {})
+
+
+def _deepcopy(value: Any, memo: dict[int, Any]) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value  # deepcopy's atoms: never in the memo, returned as they are
+    if kind is dict:
+        found = memo.get(id(value), _MISSING)
+        if found is not _MISSING:
+            return found
+        copied: dict[Any, Any] = {}
+        memo[id(value)] = copied  # before the items, as deepcopy: a cycle finds it
+        for key, item in value.items():
+            copied[key if type(key) is str else copy.deepcopy(key, memo)] = \
+                _deepcopy(item, memo)
+        return copied
+    if kind is list:
+        found = memo.get(id(value), _MISSING)
+        if found is not _MISSING:
+            return found
+        items: list[Any] = []
+        memo[id(value)] = items
+        for item in value:
+            items.append(_deepcopy(item, memo))
+        return items
+    return copy.deepcopy(value, memo)
 
 
 def clone(value: Any) -> Any:

@@ -14,7 +14,10 @@ A Storage remembers the bytes it last wrote per key (bounded), so that a watch a
 for ``encoded`` events and :meth:`Storage.served_json` give an object's JSON by
 splicing its resourceVersion into them (:func:`fedns.kapi.objects.with_version`)
 rather than decoding and encoding it again; a remembered value is used only while it
-is equal to the Store's.
+is equal to the Store's.  Storages over one Store share that memory (a sim member's
+controllers write through one, its API server serves their objects through another),
+and an event whose value none of them wrote is encoded once for all the encoded
+watches that serve it.
 
 With ``Settings(event_ttl=N)`` every write of an Event (``v1`` and ``events.k8s.io``)
 puts it on a Store lease of N seconds (:mod:`fedns.kapi.leases`), as kube-apiserver's
@@ -26,11 +29,11 @@ from __future__ import annotations
 
 import base64
 import collections
-import copy
 import dataclasses
 import functools
 import ipaddress
 import json
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -43,6 +46,7 @@ from fedns.kapi import (
     patch,
     registry,
     selectors,
+    shapecheck,
     shapes,
     status,
     strategic,
@@ -68,6 +72,23 @@ _ATTEMPTS = 16  # retries of a write whose claims or (unconditioned) object race
 _REMEMBERED_VALUES = 8192
 _REMEMBERED_RESULTS = 64
 _REMEMBERED_NAMESPACES = 1024
+_REMEMBERED_EVENTS = 1024  # events of values no Storage here wrote, served encoded
+
+# key -> (value, meta_end), per Store: what any Storage over it wrote (see the module
+# docstring); the bytes are compared with the Store's before use, so sharing is safe
+_SHARED_VALUES: weakref.WeakKeyDictionary[base.Store, collections.OrderedDict[
+    bytes, tuple[bytes, int]]] = weakref.WeakKeyDictionary()
+
+
+def _values_of(store: base.Store) -> collections.OrderedDict[bytes, tuple[bytes, int]]:
+    """The value memory shared by the Storages over ``store``."""
+    try:
+        found = _SHARED_VALUES.get(store)
+        if found is None:
+            found = _SHARED_VALUES[store] = collections.OrderedDict()
+        return found
+    except TypeError:  # a Store that takes no weak reference (or hash) keeps its own
+        return collections.OrderedDict()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +150,11 @@ class Storage:
         self.registry = reg
         self.prefix = prefix.rstrip("/")
         self.settings = settings or Settings()
-        # key -> (value, meta_end)
-        self._values: collections.OrderedDict[bytes, tuple[bytes, int]] = \
+        # key -> (value, meta_end), shared with the other Storages over ``store``
+        self._values = _values_of(store)
+        # key -> (value, revision, served JSON) of the last event served from a value
+        # no Storage here wrote: every encoded watch of it takes the same bytes
+        self._events: collections.OrderedDict[bytes, tuple[bytes, int, bytes]] = \
             collections.OrderedDict()
         # id -> (obj, value, meta_end, revision)
         self._results: collections.OrderedDict[int, tuple[Obj, bytes, int, int]] = \
@@ -236,7 +260,7 @@ class Storage:
                      dry_run: bool = False, managed: Managed | None = None,
                      owned: bool = False) -> Obj:
         """Create ``obj`` (not changed, unless ``owned``: the caller gives it away)."""
-        new = obj if owned else copy.deepcopy(obj)
+        new = obj if owned else objects.deepcopy(obj)
         self._check_type(kind, new)
         fieldvalidation.check(kind, new, "create")
         meta = objects.meta(new)
@@ -289,7 +313,7 @@ class Storage:
     def _check_type(self, kind: Kind, obj: Obj) -> None:
         if not isinstance(obj, dict):
             raise status.bad_request("the body of the request is not a JSON object")
-        problems = shapes.check(kind.group, kind.kind, obj)
+        problems = shapecheck.check(kind.group, kind.kind, obj)
         if problems:
             raise shapes.error(kind, obj, problems)
         api_version, object_kind = obj.get("apiVersion"), obj.get("kind")
@@ -421,7 +445,12 @@ class Storage:
         known = self._values.get(kv.key)
         if known is not None and known[0] == kv.value:
             return objects.with_version(known[0], known[1], revision)
-        return objects.dumps(obj if obj is not None else objects.from_json(kv.value, revision))
+        served = self._events.get(kv.key)
+        if served is not None and served[1] == revision and served[0] == kv.value:
+            return served[2]
+        data = objects.dumps(obj if obj is not None else objects.from_json(kv.value, revision))
+        _remember(self._events, kv.key, (kv.value, revision, data), _REMEMBERED_EVENTS)
+        return data
 
     # -- update and patch ----------------------------------------------------
 
@@ -434,7 +463,7 @@ class Storage:
         its watch, never changed since), at ``obj``'s resourceVersion: the write
         compares against it instead of reading the Store first; if the Store has
         moved on, it is a conflict as for any stale resourceVersion."""
-        incoming = obj if owned else copy.deepcopy(obj)
+        incoming = obj if owned else objects.deepcopy(obj)
         self._check_type(kind, incoming)
         fieldvalidation.check(kind, incoming, "update")
         meta = objects.meta(incoming)
@@ -514,7 +543,7 @@ class Storage:
                                      "query parameter")
         if not isinstance(body, dict):
             raise status.bad_request("an apply body must be an object")
-        intent = copy.deepcopy(body)
+        intent = objects.deepcopy(body)
         self._check_type(kind, intent)
         fieldvalidation.check(kind, intent, "apply", name, namespace)
         meta = objects.meta(intent)
@@ -574,7 +603,7 @@ class Storage:
             else:
                 new.pop("status", None)
             return new
-        new = copy.deepcopy(incoming)
+        new = objects.deepcopy(incoming)
         meta = objects.meta(new)
         for key in objects.IMMUTABLE_META:
             if key in old_meta:
@@ -595,7 +624,7 @@ class Storage:
             meta.pop("managedFields", None)
         if kind.status:
             if "status" in current:
-                new["status"] = copy.deepcopy(current["status"])
+                new["status"] = objects.deepcopy(current["status"])
             else:
                 new.pop("status", None)
         if kind.default is not None:
@@ -667,7 +696,7 @@ class Storage:
             if meta.get("finalizers"):
                 if meta.get("deletionTimestamp"):
                     return current, False
-                marked = copy.deepcopy(current)
+                marked = objects.deepcopy(current)
                 objects.meta(marked)["deletionTimestamp"] = objects.timestamp()
                 objects.meta(marked)["deletionGracePeriodSeconds"] = 0
                 revision = await self._commit(
@@ -731,7 +760,7 @@ class Storage:
         (objects with finalizers keep it Terminating until they go)."""
         name = str(objects.meta(current)["name"])
         if not objects.meta(current).get("deletionTimestamp"):
-            marked = copy.deepcopy(current)
+            marked = objects.deepcopy(current)
             objects.meta(marked)["deletionTimestamp"] = objects.timestamp()
             marked.setdefault("status", {})["phase"] = "Terminating"
             revision = await self._commit(kind, kv.key, [base.mod_revision_is(kv.key, kv.mod_revision)],
@@ -830,7 +859,11 @@ class Storage:
                    fields: selectors.FieldSelector, encoded: bool = False) -> WatchEvent:
         revision = event.kv.mod_revision
         old = None
-        if event.prev is not None:
+        # the previous object is served by DELETED and matched against selectors; with
+        # no selector a change only needs to know that there was one (in-process
+        # watches, the sim's informers, take half the decoding)
+        if event.prev is not None and (labels or fields or
+                                       event.type is base.EventType.DELETE):
             old = objects.from_json(event.prev.value, event.prev.mod_revision)
         if event.type is base.EventType.DELETE:
             if old is not None and event.prev is not None and \
@@ -844,6 +877,8 @@ class Storage:
         new_match = self._matches(new, labels, fields)
         if old is not None:
             old_match = self._matches(old, labels, fields)
+        elif event.prev is not None:
+            old_match = True  # no selector: the previous object matched
         else:
             old_match = new_match and not created
         if new_match:
