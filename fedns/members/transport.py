@@ -30,6 +30,8 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 CONNECT_TIMEOUT = 5.0
+THROTTLED = 10  # answers that say "come back" followed per request (client-go: 10)
+MAX_RETRY_AFTER = 10  # seconds waited for one of them at most
 
 
 class ConfigError(errors.UsageError):
@@ -144,12 +146,16 @@ class Transport:
 
         A connection that cannot be made is retried ``retries`` times (the instance's
         by default; 0 for probes); a request that reached the server is retried only
-        when idempotent and the server dropped a kept-alive connection."""
+        when idempotent and the server dropped a kept-alive connection, or when the
+        server said to come back: 429, or a 5xx with ``Retry-After`` (API priority and
+        fairness), after the seconds it named, up to :data:`THROTTLED` times, as
+        client-go does (the server did not act on it, so any method may be sent
+        again)."""
         data = None if body is None else json.dumps(body).encode()
         limit = self.retries if retries is None else retries
         client_timeout = aiohttp.ClientTimeout(total=timeout,
                                                sock_connect=min(timeout, CONNECT_TIMEOUT))
-        attempt = 0
+        attempt = throttled = 0
         while True:
             try:
                 async with self._open().request(
@@ -157,6 +163,11 @@ class Transport:
                         headers=self._headers(accept, content_type if data else None),
                         timeout=client_timeout, **self._extra) as response:
                     content = await response.read()
+                    wait = _come_back(response)
+                    if wait is not None and limit and throttled < THROTTLED:
+                        throttled += 1
+                        await asyncio.sleep(wait)
+                        continue
                     _check(response, content)
                     return content
             except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as err:
@@ -187,6 +198,19 @@ def _retryable(method: str, err: BaseException) -> bool:
     if isinstance(err, aiohttp.ClientConnectorCertificateError):
         return False  # a wrong certificate stays wrong
     return isinstance(err, aiohttp.ClientConnectorError) or method in IDEMPOTENT
+
+
+def _come_back(response: aiohttp.ClientResponse) -> float | None:
+    """The seconds a throttled answer asks to wait (429, or a 5xx with Retry-After,
+    as client-go's checkWait), capped; None for any other answer."""
+    status = response.status
+    if status != 429 and status // 100 != 5:
+        return None
+    try:
+        seconds = int(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return float(min(max(seconds, 0), MAX_RETRY_AFTER))
 
 
 def _check(response: aiohttp.ClientResponse, content: bytes) -> None:

@@ -19,9 +19,17 @@ async def recorder(tmp_path):
     answers 200 {"ok": true}, except 404 under /missing; and a kubeconfig whose server has
     the path prefix /prefix."""
     seen: list[tuple[str, str]] = []
+    throttled: dict[str, int] = {"/prefix/busy": 2, "/prefix/broken": 1}
 
     async def handle(request: web.Request) -> web.Response:
         seen.append((request.path_qs, request.headers.get("Authorization", "")))
+        if throttled.get(request.path, 0) > 0:  # API priority and fairness says: later
+            throttled[request.path] -= 1
+            return web.json_response({"kind": "Status", "message": "too many requests"},
+                                     status=429, headers={"Retry-After": "0"})
+        if "/broken" in request.path:  # a 5xx without Retry-After is an answer
+            return web.json_response({"kind": "Status", "message": "etcd timeout"},
+                                     status=500)
         if "/missing" in request.path:
             return web.json_response({"kind": "Status", "message": 'things "x" not found\nmore'},
                                      status=404)
@@ -80,6 +88,27 @@ async def test_a_non_2xx_answer_is_one_line_with_status_and_reason(recorder):
         await t.close()
     assert (caught.value.status, caught.value.reason) == (404, "Not Found")
     assert str(caught.value) == 'HTTP 404 Not Found: things "x" not found'
+
+
+@pytest.mark.parametrize("path, sent, outcome", [
+    ("/busy", 3, None),  # two 429s with Retry-After, then the answer
+    ("/broken", 2, 500),  # one 429, then a 500 without Retry-After: not retried
+], ids=["throttled-then-ok", "throttled-then-error"])
+async def test_a_throttled_request_comes_back_when_the_server_says(recorder, path, sent,
+                                                                   outcome):
+    kubeconfig, seen = recorder
+    t = transport.Transport.from_kubeconfig(kubeconfig)
+    await t.start()
+    try:
+        if outcome is None:
+            assert await t.request_json("POST", path, body={"kind": "Event"}) == {"ok": True}
+        else:
+            with pytest.raises(transport.StatusError) as caught:
+                await t.request("POST", path, body={"kind": "Event"})
+            assert caught.value.status == outcome
+    finally:
+        await t.close()
+    assert [p for p, _ in seen] == ["/prefix" + path] * sent
 
 
 async def test_requests_need_a_started_transport(recorder):
