@@ -17,6 +17,7 @@ from typing import Any
 
 from fedns import errors, safeload
 from fedns import store as store_urls
+from fedns.dnsserver import settings as dns_settings
 from fedns.members import member
 from ipam import pool as ipam_pool
 
@@ -39,15 +40,15 @@ class DNSSettings:
     # processes of their own serving DNS (fedns.dnsserver.workers); 0: in fedns's own
     workers: int = 0
     # TCP connections of a DNS process, in all and per client, and the seconds one may
-    # wait for its next query (busy: while half the slots are taken) (dns.tcp)
-    tcp_connections: int = 512
-    tcp_per_client: int = 32
-    tcp_idle_timeout: float = 10.0
-    tcp_busy_idle_timeout: float = 1.0
-    # a record on a Store lease answers with the lease's time left, clamped (dns.leaseTTL;
-    # CoreDNS's etcd plugin min-lease-ttl / max-lease-ttl)
-    lease_min_ttl: int = 30
-    lease_max_ttl: int = 86_400
+    # wait for its next query (busy: while half the slots are taken) (dns.tcp); a record
+    # on a Store lease answers with the lease's time left, clamped (dns.leaseTTL): the
+    # DNS server's own defaults
+    tcp_connections: int = dns_settings.Settings.tcp_connections
+    tcp_per_client: int = dns_settings.Settings.tcp_per_client
+    tcp_idle_timeout: float = dns_settings.Settings.tcp_idle_timeout
+    tcp_busy_idle_timeout: float = dns_settings.Settings.tcp_busy_idle_timeout
+    lease_min_ttl: int = dns_settings.Settings.lease_min_ttl
+    lease_max_ttl: int = dns_settings.Settings.lease_max_ttl
 
 
 @dataclasses.dataclass(frozen=True)
