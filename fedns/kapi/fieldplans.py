@@ -40,12 +40,7 @@ class Plan:
 
     def __init__(self, schema: Obj, as_mapping: bool = False) -> None:
         if not as_mapping:  # the walk's ``node``: a ``mapping`` starts from the schema
-            schema = schemas.resolve(schema)
-            for part in schema.get("allOf") or []:
-                if isinstance(part, dict) and "$ref" in part:
-                    merged = dict(schemas.resolve(part))
-                    merged.update({k: v for k, v in schema.items() if k != "allOf"})
-                    schema = merged
+            schema = schemas.merged(schema)
         self.skip = bool(schema.get("x-kubernetes-preserve-unknown-fields") or
                          schema.get("x-kubernetes-int-or-string"))
         properties = schema.get("properties")

@@ -58,12 +58,7 @@ class _Walk:
         self.found: list[tuple[str, str]] = []
 
     def node(self, value: Any, schema: Obj, path: str, apply_path: str) -> None:
-        schema = schemas.resolve(schema)
-        for part in schema.get("allOf") or []:
-            if isinstance(part, dict) and "$ref" in part:
-                merged = dict(schemas.resolve(part))
-                merged.update({k: v for k, v in schema.items() if k != "allOf"})
-                schema = merged
+        schema = schemas.merged(schema)
         if schema.get("x-kubernetes-preserve-unknown-fields") or \
                 schema.get("x-kubernetes-int-or-string"):
             return

@@ -81,6 +81,18 @@ def resolve(schema: Obj) -> Obj:
     return schema
 
 
+def merged(schema: Obj) -> Obj:
+    """``schema`` resolved (:func:`resolve`), with an ``allOf`` part that is a ``$ref``
+    merged in (the schema's own keys win), as the walks over objects read it."""
+    schema = resolve(schema)
+    for part in schema.get("allOf") or []:
+        if isinstance(part, dict) and "$ref" in part:
+            found = dict(resolve(part))
+            found.update({k: v for k, v in schema.items() if k != "allOf"})
+            schema = found
+    return schema
+
+
 def object_meta() -> Obj:
     return definitions()["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]
 
